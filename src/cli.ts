@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// `gateway start | check-config | keygen`. Every command takes --config PATH, falling back to
+// GATEWAY_CONFIG, then ./config/gateway.yaml.
+import { parseArgs } from 'node:util';
+import { loadConfig } from './config/load.js';
+import { ConfigError, formatProblem } from './errors.js';
+import { writeKey, SIGNING_ALGORITHMS, type SigningAlgorithm } from './keys/keygen.js';
+import { startGateway } from './main.js';
+
+const HELP = `Usage: gateway <command> [options]
+
+Commands:
+  start          Run the gateway.
+  check-config   Validate gateway.yaml and its routes file; exit 0 when valid, 1 otherwise.
+  keygen         Write a new signing key (private JWK) into a keys directory.
+
+Options:
+  --config PATH  gateway.yaml to use (default: $GATEWAY_CONFIG, else ./config/gateway.yaml)
+  --alg ALG      keygen: ${SIGNING_ALGORITHMS.join(', ')} (default ES256)
+  --out DIR      keygen: directory to write into (default ./keys)
+  --kid KID      keygen: key id (default: derived from the key's thumbprint)
+  -h, --help     Show this help.
+`;
+
+/* eslint-disable no-console -- the CLI talks to a person on the terminal */
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' },
+      alg: { type: 'string', default: 'ES256' },
+      out: { type: 'string', default: './keys' },
+      kid: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const command = positionals[0];
+  if (values.help || !command) {
+    console.log(HELP);
+    return values.help ? 0 : 2;
+  }
+  const configPath = values.config ?? process.env.GATEWAY_CONFIG ?? './config/gateway.yaml';
+  switch (command) {
+    case 'check-config':
+      try {
+        const cfg = await loadConfig(configPath);
+        console.log(`${cfg.gatewayFile}: ok (${cfg.routes.length} routes from ${cfg.routesFile})`);
+        return 0;
+      } catch (err) {
+        return reportConfigError(err);
+      }
+    case 'start':
+      return start(configPath);
+    case 'keygen': {
+      if (!(SIGNING_ALGORITHMS as readonly string[]).includes(values.alg)) {
+        console.error(`--alg ${values.alg} is not one of ${SIGNING_ALGORITHMS.join(', ')}`);
+        return 2;
+      }
+      const written = await writeKey(values.out, values.alg as SigningAlgorithm, values.kid);
+      console.log(`wrote ${written.file} (kid ${written.kid}, ${written.alg})`);
+      return 0;
+    }
+    default:
+      console.error(`unknown command "${command}"\n\n${HELP}`);
+      return 2;
+  }
+}
+
+function reportConfigError(err: unknown): number {
+  if (err instanceof ConfigError) {
+    for (const p of err.problems) console.error(formatProblem(p));
+    console.error(`${err.problems.length} problem(s) found`);
+    return 1;
+  }
+  throw err;
+}
+
+async function start(configPath: string): Promise<number> {
+  let gateway;
+  try {
+    gateway = await startGateway({ configPath });
+  } catch (err) {
+    if (err instanceof ConfigError) return reportConfigError(err);
+    throw err;
+  }
+  const gw = gateway;
+  process.on('SIGHUP', () => void gw.reloadRoutes());
+  const stop = (signal: string) => {
+    gw.logger.info({ signal }, 'shutdown requested');
+    void gw.shutdown().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  return -1; // keep running
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,54 @@
+// The admin listener: /metrics, /healthz, /readyz. It is a separate server bound to its own
+// address (127.0.0.1 by default), so none of it is reachable through the public listener.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+import { GatewayError } from '../errors.js';
+import { renderError } from '../http/error-response.js';
+import type { Logger } from '../log.js';
+import type { Readiness } from './readiness.js';
+
+export interface AdminDeps {
+  readonly registry: Registry;
+  readonly readiness: Readiness;
+  readonly logger: Logger;
+  readonly newRequestId: () => string;
+}
+
+type AdminHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export function createAdminServer(deps: AdminDeps, extra: Record<string, AdminHandler> = {}): Server {
+  const handlers: Record<string, AdminHandler> = {
+    'GET /healthz': async (_req, res) => json(res, 200, { status: 'alive' }),
+    'GET /readyz': async (_req, res) => {
+      const report = await deps.readiness.report();
+      json(res, report.ready ? 200 : 503, { status: report.ready ? 'ready' : 'not_ready', checks: report.checks });
+    },
+    'GET /metrics': async (_req, res) => {
+      const body = await deps.registry.metrics();
+      res.writeHead(200, { 'content-type': deps.registry.contentType, 'cache-control': 'no-store' });
+      res.end(body);
+    },
+    ...extra,
+  };
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0] as string;
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    const handler = handlers[`${method} ${path}`];
+    const requestId = deps.newRequestId();
+    if (!handler) {
+      const known = Object.keys(handlers).some((k) => k.endsWith(` ${path}`));
+      renderError(req, res, new GatewayError(known ? 'method_not_allowed' : 'route_not_found'), requestId);
+      return;
+    }
+    handler(req, res).catch((err: unknown) => {
+      deps.logger.error({ err, path }, 'admin endpoint failed');
+      renderError(req, res, new GatewayError('internal_error', { cause: err }), requestId);
+    });
+  });
+}

@@ -1,0 +1,77 @@
+// Every error the gateway itself answers with. The code is the stable contract (clients and
+// dashboards switch on it); the message is for people and may be reworded. docs/errors.md lists
+// the same table and test/unit/errors.test.ts keeps the two in step. This file imports nothing.
+
+export const ERRORS = {
+  bad_request: { status: 400, message: 'The request is malformed.' },
+  bad_path: { status: 400, message: 'The request path cannot be normalized safely.' },
+  bad_host: { status: 400, message: 'The Host header is malformed.' },
+  request_smuggling: { status: 400, message: 'The request framing is ambiguous (Content-Length / Transfer-Encoding).' },
+  upgrade_not_allowed: { status: 400, message: 'This route does not accept protocol upgrades.' },
+  route_not_found: { status: 404, message: 'No route matches this request.' },
+  method_not_allowed: { status: 405, message: 'This route does not accept this method.' },
+  request_timeout: { status: 408, message: 'The request was not received in time.' },
+  body_too_large: { status: 413, message: 'The request body is larger than this route allows.' },
+  url_too_long: { status: 414, message: 'The request URL is too long.' },
+  headers_too_large: { status: 431, message: 'The request headers are too large.' },
+  internal_error: { status: 500, message: 'The gateway failed to handle this request.' },
+  upstream_unavailable: { status: 502, message: 'The upstream service could not be reached.' },
+  upstream_error: { status: 502, message: 'The upstream service failed while answering.' },
+  shutting_down: { status: 503, message: 'The gateway is shutting down.' },
+  upstream_timeout: { status: 504, message: 'The upstream service did not answer in time.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+/** A stable error code; a literal union so `switch (err.code)` narrows. */
+export type ErrorCode = keyof typeof ERRORS;
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return Object.hasOwn(ERRORS, value);
+}
+
+/**
+ * "Yours, and wrong": an error the gateway answers itself. `cause` is for the log only and never
+ * reaches the client; `headers` are added to the answer (Allow, Retry-After, WWW-Authenticate).
+ */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>> | undefined;
+
+  constructor(code: ErrorCode, options: { cause?: unknown; headers?: Record<string, string>; detail?: string } = {}) {
+    super(options.detail ?? ERRORS[code].message, { cause: options.cause });
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.headers = options.headers;
+  }
+
+  /** The text clients see: always the table's message, never a detail that might carry input. */
+  get publicMessage(): string {
+    return ERRORS[this.code].message;
+  }
+}
+
+/** A configuration problem, located in its file: `routes.yaml:14:7 routes[2].auth: ...`. */
+export interface ConfigProblem {
+  file: string;
+  line: number;
+  column: number;
+  path: string;
+  message: string;
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  const where = p.line > 0 ? `${p.file}:${p.line}:${p.column}` : p.file;
+  return p.path ? `${where} ${p.path}: ${p.message}` : `${where} ${p.message}`;
+}
+
+/** Thrown by configuration loading with every problem found, not just the first. */
+export class ConfigError extends Error {
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: readonly ConfigProblem[]) {
+    super(problems.map(formatProblem).join('\n'));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}

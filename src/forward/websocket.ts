@@ -1,0 +1,69 @@
+// WebSocket upgrades through http-proxy, after the same resolution and stages as any request.
+// The upgrade request's headers go through the same filter as HTTP ones (strip before inject);
+// only Connection and Upgrade are put back, since the handshake needs them.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import httpProxy from 'http-proxy';
+import { GatewayError } from '../errors.js';
+import { filterRequestHeaders } from './headers.js';
+import { classifyUpstreamError } from './upstream-errors.js';
+import { upstreamPath, type ForwardExchange, type ForwardRoute } from './proxy.js';
+
+export interface WebSocketRoute extends ForwardRoute {
+  readonly websocket: boolean;
+}
+
+export type WebSocketOutcome = 'proxied' | 'error';
+
+export class WebSocketProxy {
+  private readonly proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, ignorePath: true });
+
+  constructor() {
+    // Errors are handled per call through the callback; this keeps an unhandled 'error' from
+    // crashing the process if http-proxy ever emits one without it.
+    this.proxy.on('error', () => undefined);
+  }
+
+  /** Refuses (throws) when the route does not take WebSockets or the upgrade is not one. */
+  check(route: WebSocketRoute, req: IncomingMessage): void {
+    if (!route.websocket || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+      throw new GatewayError('upgrade_not_allowed');
+    }
+  }
+
+  /** Proxy the upgrade; `done` reports whether it failed before the upstream answered. */
+  proxyUpgrade(
+    route: WebSocketRoute,
+    ex: ForwardExchange,
+    socket: Duplex,
+    head: Buffer,
+    done: (outcome: WebSocketOutcome, err?: Error) => void,
+  ): void {
+    const req = ex.req;
+    const target = route.upstream.pick();
+    ex.upstreamOrigin = target.origin;
+    const flat: string[] = [];
+    filterRequestHeaders(req, route.dropHeaders, flat);
+    flat.push('host', route.preserveHost ? (req.headers.host ?? target.host) : target.host);
+    for (const h of ex.upstreamHeaders) flat.push(h);
+    const headers: Record<string, string> = {};
+    for (let i = 0; i < flat.length; i += 2) {
+      const name = flat[i] as string;
+      const value = flat[i + 1] as string;
+      headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+    }
+    headers.connection = 'Upgrade';
+    headers.upgrade = 'websocket';
+    req.headers = headers;
+    let failed = false;
+    this.proxy.ws(req, socket, head, { target: target.origin + upstreamPath(route, target, ex) }, (err: Error) => {
+      if (failed) return;
+      failed = true;
+      if (classifyUpstreamError(err).beforeSend) route.upstream.eject(target);
+      done('error', err);
+    });
+    socket.once('close', () => {
+      if (!failed) done('proxied');
+    });
+  }
+}

@@ -1,0 +1,65 @@
+// The only place error bodies are written. JSON by default, a small HTML page for browsers that
+// ask for one; the stable code is in the body and in X-Gateway-Error, so a client (and an
+// operator reading a HAR file) can tell the gateway's errors from the upstream's.
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { ERRORS, type ErrorCode, type GatewayError } from '../errors.js';
+
+export const GATEWAY_ERROR_HEADER = 'x-gateway-error';
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function wantsHtml(req: IncomingMessage): boolean {
+  const accept = req.headers.accept;
+  return typeof accept === 'string' && accept.includes('text/html') && !accept.includes('application/json');
+}
+
+export function errorBody(code: ErrorCode, requestId: string): string {
+  return JSON.stringify({ error: code, message: ERRORS[code].message, requestId });
+}
+
+function htmlBody(code: ErrorCode, requestId: string): string {
+  const status = ERRORS[code].status;
+  const title = `${status} ${STATUS_CODES[status] ?? ''}`;
+  return (
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title></head>` +
+    `<body><h1>${title}</h1><p>${escapeHtml(ERRORS[code].message)}</p>` +
+    `<p><small>Error <code>${code}</code>, request <code>${escapeHtml(requestId)}</code></small></p></body></html>`
+  );
+}
+
+/** Answer with a gateway error; a response already under way is destroyed instead (never a clean end). */
+export function renderError(req: IncomingMessage, res: ServerResponse, err: GatewayError, requestId: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const html = wantsHtml(req);
+  const body = html ? htmlBody(err.code, requestId) : errorBody(err.code, requestId);
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  res.writeHead(err.status, {
+    ...err.headers,
+    'content-type': html ? 'text/html; charset=utf-8' : 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    'x-request-id': requestId,
+    [GATEWAY_ERROR_HEADER]: err.code,
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** A whole HTTP/1.1 error response for a raw socket (parser errors, refused upgrades); closes the connection. */
+export function rawErrorResponse(code: ErrorCode, requestId: string, headers: Readonly<Record<string, string>> = {}): string {
+  const status = ERRORS[code].status;
+  const body = errorBody(code, requestId);
+  let extra = '';
+  for (const [name, value] of Object.entries(headers)) extra += `${name}: ${value}\r\n`;
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${extra}` +
+    `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+    `cache-control: no-store\r\nx-request-id: ${requestId}\r\n${GATEWAY_ERROR_HEADER}: ${code}\r\n` +
+    `connection: close\r\n\r\n${body}`
+  );
+}

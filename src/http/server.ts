@@ -1,0 +1,111 @@
+// The public listener: node:http with bounded header size and timeouts, the request handler, the
+// WebSocket upgrade path, and answers for what Node's parser refuses (431, 400, 408), written by
+// the same renderer as every other error.
+import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { GatewayError, type ErrorCode } from '../errors.js';
+import type { WebSocketProxy } from '../forward/websocket.js';
+import { NO_ROUTE } from '../metrics/metrics.js';
+import { createExchange } from '../pipeline/exchange.js';
+import { rawErrorResponse } from './error-response.js';
+import type { HandlerDeps } from './handler.js';
+import { createRequestHandler } from './handler.js';
+import { resolve, runStages } from './resolve.js';
+
+export interface ServerLimits {
+  readonly maxHeaderSize: number;
+  readonly requestTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+}
+
+/** Node parser error codes → our stable codes. */
+function parserErrorCode(code: string | undefined): ErrorCode {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return 'headers_too_large';
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case 'ERR_HTTP_HEADERS_TIMEOUT':
+      return 'request_timeout';
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+    case 'HPE_INVALID_CONTENT_LENGTH':
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+    case 'HPE_INVALID_CHUNK_SIZE':
+      return 'request_smuggling';
+    default:
+      return 'bad_request';
+  }
+}
+
+export function createPublicServer(deps: HandlerDeps, limits: ServerLimits, websockets: WebSocketProxy): Server {
+  const server = createServer(
+    {
+      maxHeaderSize: limits.maxHeaderSize,
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Duplicate headers stay separate in rawHeaders; the merged object is only read for single-valued ones.
+      joinDuplicateHeaders: false,
+    },
+    createRequestHandler(deps),
+  );
+
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const code = parserErrorCode(err.code);
+    deps.metrics.clientErrors.labels(code).inc();
+    deps.logger.info({ code, parserError: err.code }, 'client error');
+    // A response already started on this socket (a body that broke mid-stream) cannot be replaced.
+    const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+    if (inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    socket.end(rawErrorResponse(code, deps.newRequestId()));
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    handleUpgrade(deps, websockets, req, socket, head).catch((err: unknown) => {
+      const gwErr = err instanceof GatewayError ? err : new GatewayError('internal_error', { cause: err });
+      if (!(err instanceof GatewayError)) deps.logger.error({ err }, 'upgrade failed');
+      if (socket.writable) socket.end(rawErrorResponse(gwErr.code, deps.newRequestId(), gwErr.headers));
+      else socket.destroy();
+    });
+  });
+
+  return server;
+}
+
+async function handleUpgrade(
+  deps: HandlerDeps,
+  websockets: WebSocketProxy,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+): Promise<void> {
+  socket.on('error', () => socket.destroy());
+  // Stages take an exchange with a response; an upgrade has none to write, so it gets a detached one.
+  const ex = createExchange(req, new ServerResponse(req), performance.now(), deps.newRequestId);
+  let route;
+  try {
+    route = resolve(deps, ex);
+    websockets.check(route, req);
+    await runStages(route, ex);
+  } catch (err) {
+    deps.metrics.websocketUpgrades.labels(ex.route?.name ?? NO_ROUTE, 'refused').inc();
+    throw err;
+  }
+  const name = route.name;
+  websockets.proxyUpgrade(route, ex, socket, head, (outcome, err) => {
+    deps.metrics.websocketUpgrades.labels(name, outcome).inc();
+    if (outcome === 'error') {
+      deps.logger.warn({ requestId: ex.requestId, route: name, cause: (err as NodeJS.ErrnoException | undefined)?.code }, 'websocket upstream failed');
+      if (socket.writable) socket.end(rawErrorResponse('upstream_unavailable', ex.requestId));
+    }
+  });
+}

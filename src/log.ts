@@ -1,0 +1,32 @@
+// Structured JSON logs (pino). Nothing logged may carry a cookie, token, credential or query
+// string: call sites log chosen fields, never whole headers or URLs, and the redaction below is a
+// second line of defence for anything that slips through as an object.
+import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino';
+
+export type Logger = PinoLogger;
+
+export const REDACT_PATHS = [
+  'req.headers.cookie',
+  'req.headers.authorization',
+  'headers.cookie',
+  'headers.authorization',
+  'cookie',
+  'authorization',
+  'password',
+  'token',
+  '*.password',
+  '*.token',
+];
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'gateway' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+}

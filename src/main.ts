@@ -1,0 +1,184 @@
+// Composition root: load configuration, build the adapters, wire the stages, listen. The only
+// module that knows every other one; tests build whole gateways through startGateway().
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { BlockList, isIP } from 'node:net';
+import { Registry } from 'prom-client';
+import { loadConfig, loadRoutes, type LoadedConfig } from './config/load.js';
+import { DEFAULT_IDENTITY_HEADERS } from './config/schema.js';
+import { contentHash, watchRoutesFile, type RoutesWatcher } from './config/watch.js';
+import { createAdminServer } from './endpoints/admin.js';
+import { Readiness } from './endpoints/readiness.js';
+import { ConfigError, formatProblem } from './errors.js';
+import { PoolRegistry } from './forward/pools.js';
+import type { Clock } from './forward/upstream-group.js';
+import { WebSocketProxy } from './forward/websocket.js';
+import { createPublicServer } from './http/server.js';
+import { createLogger, type Logger } from './log.js';
+import { createMetrics } from './metrics/metrics.js';
+import { compileRoutes, originsOf, type CompiledRoute } from './pipeline/route.js';
+import type { RouteTable } from './routing/table.js';
+
+export interface StartOptions {
+  /** Path of gateway.yaml. */
+  readonly configPath: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  /** Override the listeners' ports (tests use 0). */
+  readonly listenPort?: number;
+  readonly adminPort?: number;
+  /** Watch the routes file for changes (default true). */
+  readonly watchRoutes?: boolean;
+}
+
+export interface Gateway {
+  readonly config: LoadedConfig;
+  /** `http://127.0.0.1:PORT` of the public listener. */
+  readonly url: string;
+  /** `http://127.0.0.1:PORT` of the admin listener. */
+  readonly adminUrl: string;
+  readonly registry: Registry;
+  readonly logger: Logger;
+  /** Reload the routes file; resolves true when the new table is active. */
+  reloadRoutes(): Promise<boolean>;
+  /** Drain and stop: readiness 503, stop accepting, let in-flight requests finish (bounded), close. */
+  shutdown(): Promise<void>;
+}
+
+const systemClock: Clock = { now: () => Date.now() };
+
+function trustedProxyList(cidrs: readonly string[]): BlockList | undefined {
+  if (cidrs.length === 0) return undefined;
+  const list = new BlockList();
+  for (const c of cidrs) {
+    const [addr, bits] = c.split('/') as [string, string | undefined];
+    const type = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(addr, type);
+    else list.addSubnet(addr, Number(bits), type);
+  }
+  return list;
+}
+
+function listen(server: Server, host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const addr = server.address() as AddressInfo;
+      const shown = addr.family === 'IPv6' ? `[${addr.address === '::' ? '::1' : addr.address}]` : addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address;
+      resolve(`http://${shown}:${addr.port}`);
+    });
+  });
+}
+
+export async function startGateway(opts: StartOptions): Promise<Gateway> {
+  const env = opts.env ?? process.env;
+  const config = await loadConfig(opts.configPath, env);
+  const gw = config.gateway;
+  const logger = opts.logger ?? createLogger(gw.log.level);
+  const clock = opts.clock ?? systemClock;
+  const registry = new Registry();
+  const metrics = createMetrics(registry);
+  const readiness = new Readiness();
+  const pools = new PoolRegistry({
+    connections: gw.upstreams.maxConnectionsPerOrigin,
+    connectTimeoutMs: gw.upstreams.connectTimeout,
+    keepAliveTimeoutMs: gw.upstreams.keepAliveTimeout,
+  });
+  const compileOptions = {
+    pools,
+    clock,
+    ejectForMs: gw.upstreams.ejectFor,
+    defaultMaxBodySize: gw.limits.maxBodySize,
+    identityHeaders: [...DEFAULT_IDENTITY_HEADERS, ...gw.identityHeaders],
+  };
+  const routes: { current: RouteTable<CompiledRoute> } = { current: compileRoutes(config.routes, compileOptions) };
+  metrics.routes.set(routes.current.routes.length);
+  metrics.configLastReloadSuccess.set(clock.now() / 1000);
+  readiness.configLoaded = true;
+  if (routes.current.routes.length === 0) logger.warn({ file: config.routesFile }, 'no routes: every request will be answered 404');
+
+  const lifecycle = { draining: false };
+  const newRequestId = () => randomUUID();
+  const handlerDeps = {
+    routes,
+    maxUrlLength: gw.limits.maxUrlLength,
+    trustedProxies: trustedProxyList(gw.trustedProxies),
+    metrics,
+    logger,
+    accessLog: gw.log.accessLog,
+    lifecycle,
+    newRequestId,
+  };
+  const publicServer = createPublicServer(
+    handlerDeps,
+    {
+      maxHeaderSize: gw.limits.maxHeaderSize,
+      requestTimeoutMs: gw.limits.requestTimeout,
+      headersTimeoutMs: gw.limits.headersTimeout,
+      keepAliveTimeoutMs: gw.limits.keepAliveTimeout,
+    },
+    new WebSocketProxy(),
+  );
+  const adminServer = createAdminServer({ registry, readiness, logger, newRequestId });
+
+  let reloading: Promise<boolean> = Promise.resolve(true);
+  const reloadOnce = async (): Promise<boolean> => {
+    try {
+      const next = compileRoutes(await loadRoutes(config.routesFile, env), compileOptions);
+      routes.current = next;
+      metrics.configReloads.labels('success').inc();
+      metrics.configLastReloadSuccess.set(clock.now() / 1000);
+      metrics.routes.set(next.routes.length);
+      logger.info({ file: config.routesFile, routes: next.routes.length }, 'routes reloaded');
+      // Requests that resolved on the old table may still be on their way to an origin that is
+      // gone from the new one: close unused pools only after the drain time.
+      setTimeout(() => void pools.retain(originsOf(routes.current)), gw.shutdown.drainTimeout).unref();
+      return true;
+    } catch (err) {
+      metrics.configReloads.labels('failure').inc();
+      const problems = err instanceof ConfigError ? err.problems.map(formatProblem) : [String(err)];
+      logger.error({ file: config.routesFile, problems }, 'routes reload failed; keeping the previous table');
+      return false;
+    }
+  };
+  // Reloads are serialized so two quick edits cannot swap tables out of order.
+  const reloadRoutes = () => (reloading = reloading.then(reloadOnce));
+
+  let watcher: RoutesWatcher | undefined;
+  if (opts.watchRoutes !== false) {
+    watcher = watchRoutesFile(config.routesFile, await contentHash(config.routesFile), () => void reloadRoutes());
+  }
+
+  const url = await listen(publicServer, gw.listen.host, opts.listenPort ?? gw.listen.port);
+  const adminUrl = await listen(adminServer, gw.admin.host, opts.adminPort ?? gw.admin.port);
+  logger.info({ url, adminUrl, routes: routes.current.routes.length }, 'gateway listening');
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = () =>
+    (stopping ??= (async () => {
+      lifecycle.draining = true;
+      readiness.draining = true;
+      watcher?.close();
+      logger.info({ drainTimeoutMs: gw.shutdown.drainTimeout }, 'draining');
+      const closed = new Promise<void>((resolve) => publicServer.close(() => resolve()));
+      // Keep-alive connections become idle as their last request finishes: close them as they do.
+      publicServer.closeIdleConnections();
+      const sweep = setInterval(() => publicServer.closeIdleConnections(), 50);
+      const timedOut = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), gw.shutdown.drainTimeout).unref());
+      if ((await Promise.race([closed, timedOut])) === 'timeout') {
+        logger.warn('drain time over; closing remaining connections');
+        publicServer.closeAllConnections();
+        await closed;
+      }
+      clearInterval(sweep);
+      await pools.close();
+      adminServer.closeAllConnections();
+      await new Promise<void>((resolve) => adminServer.close(() => resolve()));
+      logger.info('stopped');
+    })());
+
+  return { config, url, adminUrl, registry, logger, reloadRoutes, shutdown };
+}

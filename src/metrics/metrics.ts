@@ -1,0 +1,78 @@
+// Every metric, defined in one place and registered on a registry handed in (tests and each
+// gateway instance get their own). Labels are route names, methods from a fixed list, status
+// codes and fixed reason words: never a raw path, host, header or any other client value.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { HTTP_METHODS } from '../config/schema.js';
+
+/** Label for requests that matched no route. */
+export const NO_ROUTE = '_none';
+
+const KNOWN_METHODS: ReadonlySet<string> = new Set(HTTP_METHODS);
+export function methodLabel(method: string | undefined): string {
+  return method && KNOWN_METHODS.has(method) ? method : 'OTHER';
+}
+
+export function createMetrics(registry: Registry, options: { defaultMetrics: boolean } = { defaultMetrics: true }) {
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    requests: new Counter({
+      name: 'gateway_requests_total',
+      help: 'Requests answered, by route, method and status code.',
+      labelNames: ['route', 'method', 'status'] as const,
+      registers,
+    }),
+    requestDuration: new Histogram({
+      name: 'gateway_request_duration_seconds',
+      help: 'Time from request received to response finished, by route.',
+      labelNames: ['route'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    upstreamDuration: new Histogram({
+      name: 'gateway_upstream_headers_duration_seconds',
+      help: 'Time from request received to the upstream response headers, by route.',
+      labelNames: ['route'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    upstreamErrors: new Counter({
+      name: 'gateway_upstream_errors_total',
+      help: 'Upstream failures by route and kind (connect, timeout, reset, aborted, other).',
+      labelNames: ['route', 'kind'] as const,
+      registers,
+    }),
+    clientErrors: new Counter({
+      name: 'gateway_client_errors_total',
+      help: 'Requests refused before routing (malformed, too large, smuggling shapes), by error code.',
+      labelNames: ['code'] as const,
+      registers,
+    }),
+    inFlight: new Gauge({
+      name: 'gateway_requests_in_flight',
+      help: 'Requests being handled now.',
+      registers,
+    }),
+    configReloads: new Counter({
+      name: 'gateway_config_reloads_total',
+      help: 'Routes reloads by result (success, failure).',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    configLastReloadSuccess: new Gauge({
+      name: 'gateway_config_last_reload_success_timestamp_seconds',
+      help: 'When the route table was last loaded successfully.',
+      registers,
+    }),
+    routes: new Gauge({ name: 'gateway_routes', help: 'Routes in the active table.', registers }),
+    websocketUpgrades: new Counter({
+      name: 'gateway_websocket_upgrades_total',
+      help: 'WebSocket upgrade attempts by route and result (proxied, refused, error).',
+      labelNames: ['route', 'result'] as const,
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,66 @@
+// The one per-request object. Stages read and add to it; nothing else carries request state.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CompiledRoute } from './route.js';
+
+export interface Exchange {
+  /** Accepted from X-Request-Id when well-formed, else generated; echoed on the response and in logs. */
+  readonly requestId: string;
+  /** The client's request, as Node parsed it. Never forwarded as-is: see forward/headers.ts. */
+  readonly req: IncomingMessage;
+  /** The response to the client; written by the forwarder or by http/error-response.ts only. */
+  readonly res: ServerResponse;
+  /** performance.now() when the request arrived, for durations. */
+  readonly startedAt: number;
+  /** The TCP peer's address (IPv4-mapped IPv6 unwrapped). */
+  readonly peerIp: string;
+  /** The client's address: the peer, or the first untrusted hop of X-Forwarded-For when the peer is a trusted proxy. */
+  clientIp: string;
+  /** The route the normalized path selected; undefined until matched (and for unmatched requests). */
+  route: CompiledRoute | undefined;
+  /** Normalized, decoded path (what selected the route). */
+  path: string;
+  /** The same path canonically percent-encoded (what the upstream receives, before stripPrefix). */
+  encodedPath: string;
+  /** The raw query string with its `?`, or ''. */
+  query: string;
+  /** Headers the gateway adds upstream after the client's were filtered: flat [name, value, ...]. */
+  readonly upstreamHeaders: string[];
+  /** The upstream origin the request was sent to, for the access log. */
+  upstreamOrigin: string | undefined;
+  /** performance.now() when the upstream's response headers arrived. */
+  upstreamHeadersAt: number | undefined;
+  /** The stable code when the gateway answered with an error itself. */
+  errorCode: string | undefined;
+  /** Set when the request body outgrew the route's limit while streaming. */
+  bodyTooLarge: boolean;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+export function createExchange(
+  req: IncomingMessage,
+  res: ServerResponse,
+  startedAt: number,
+  newId: () => string,
+): Exchange {
+  const offered = req.headers['x-request-id'];
+  const peer = req.socket.remoteAddress ?? '';
+  const peerIp = peer.startsWith('::ffff:') ? peer.slice(7) : peer;
+  return {
+    requestId: typeof offered === 'string' && REQUEST_ID.test(offered) ? offered : newId(),
+    req,
+    res,
+    startedAt,
+    peerIp,
+    clientIp: peerIp,
+    route: undefined,
+    path: '',
+    encodedPath: '',
+    query: '',
+    upstreamHeaders: [],
+    upstreamOrigin: undefined,
+    upstreamHeadersAt: undefined,
+    errorCode: undefined,
+    bodyTooLarge: false,
+  };
+}

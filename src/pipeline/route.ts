@@ -1,0 +1,81 @@
+// Compiling route configuration into what requests read: done at load and at every reload, never
+// per request. A route that cannot be compiled fails the load, not a request.
+import type { RouteConfig } from '../config/schema.js';
+import { buildDropSet } from '../forward/headers.js';
+import type { PoolRegistry } from '../forward/pools.js';
+import type { ForwardRoute } from '../forward/proxy.js';
+import { UpstreamGroup, type Clock, type UpstreamTarget } from '../forward/upstream-group.js';
+import { RouteTable, type Matchable } from '../routing/table.js';
+import type { Exchange } from './exchange.js';
+
+/** A stage runs before forwarding (HTTP and WebSocket alike); it throws GatewayError to refuse. */
+export type Stage = (ex: Exchange) => void | Promise<void>;
+
+export interface CompiledRoute extends Matchable, ForwardRoute {
+  /** public | session | bearer | session_or_bearer. */
+  readonly auth: RouteConfig['auth'];
+  /** Whether WebSocket upgrades are proxied on this route. */
+  readonly websocket: boolean;
+  /** The pre-forwarding chain, in order (authenticate, authorize, csrf, mint as they are added). */
+  readonly stages: readonly Stage[];
+  /** The methods answered in Allow on a 405. */
+  readonly allow: string | undefined;
+}
+
+export interface CompileOptions {
+  readonly pools: PoolRegistry;
+  readonly clock: Clock;
+  readonly ejectForMs: number;
+  /** limits.maxBodySize: the default for routes that name none. */
+  readonly defaultMaxBodySize: number;
+  /** Identity headers from gateway.yaml on top of the built-in list. */
+  readonly identityHeaders: readonly string[];
+}
+
+export function compileRoutes(configs: readonly RouteConfig[], opts: CompileOptions): RouteTable<CompiledRoute> {
+  return new RouteTable(configs.map((c) => compileRoute(c, opts)));
+}
+
+/** The origins a table sends to, so the pool registry can close the others after a reload. */
+export function originsOf(table: RouteTable<CompiledRoute>): Set<string> {
+  const out = new Set<string>();
+  for (const r of table.routes) for (const t of r.upstream.targets) out.add(t.origin);
+  return out;
+}
+
+function compileRoute(c: RouteConfig, opts: CompileOptions): CompiledRoute {
+  const urls = c.upstream.urls ?? [c.upstream.url as string];
+  const targets: UpstreamTarget[] = urls.map((raw) => {
+    const u = new URL(raw);
+    return {
+      origin: u.origin,
+      basePath: u.pathname === '/' ? '' : u.pathname.replace(/\/$/, ''),
+      host: u.host,
+      pool: opts.pools.get(u.origin),
+      secure: u.protocol === 'https:',
+    };
+  });
+  let methods: Set<string> | null = null;
+  if (c.match.methods) {
+    methods = new Set(c.match.methods);
+    // HEAD is GET without a body (RFC 9110 §9.3.2): a route that serves GET serves HEAD.
+    if (methods.has('GET')) methods.add('HEAD');
+  }
+  const path = c.match.path;
+  return {
+    name: c.name,
+    host: c.match.host,
+    prefix: path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path,
+    methods,
+    allow: methods ? [...methods].sort().join(', ') : undefined,
+    auth: c.auth,
+    websocket: c.websocket,
+    stripPrefix: c.upstream.stripPrefix,
+    preserveHost: c.upstream.preserveHost,
+    timeoutMs: c.upstream.timeoutMs,
+    maxBodySize: c.maxBodySize ?? opts.defaultMaxBodySize,
+    upstream: new UpstreamGroup(targets, opts.clock, opts.ejectForMs),
+    dropHeaders: buildDropSet(opts.identityHeaders),
+    stages: [],
+  };
+}
