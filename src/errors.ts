@@ -17,7 +17,6 @@ export const ERRORS = {
   internal_error: { status: 500, message: 'The gateway failed to handle this request.' },
   upstream_unavailable: { status: 502, message: 'The upstream service could not be reached.' },
   upstream_error: { status: 502, message: 'The upstream service failed while answering.' },
-  shutting_down: { status: 503, message: 'The gateway is shutting down.' },
   upstream_timeout: { status: 504, message: 'The upstream service did not answer in time.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.js';
-import { gatewaySchema, routesSchema, type GatewayConfig, type RouteConfig } from './schema.js';
+import { crossRouteIssues, gatewaySchema, routesSchema, type GatewayConfig, type RouteConfig } from './schema.js';
 import { formatPath, parseYamlSource, type PathSegment, type YamlSource } from './yaml-source.js';
 
 export interface LoadedConfig {
@@ -24,9 +24,9 @@ export async function loadConfig(gatewayFile: string, env: NodeJS.ProcessEnv = p
   const source = parseYamlSource(file, gatewayText, env);
   const gwResult = validate(source, gatewaySchema);
   const problems = [...source.problems, ...gwResult.problems];
-  if (!gwResult.value) throw new ConfigError(problems);
-
-  const routesFile = resolve(dirname(file), gwResult.value.routesFile);
+  // The routes file is checked even when gateway.yaml has problems, so one run reports them all.
+  const named = (source.value as { routesFile?: unknown } | undefined)?.routesFile;
+  const routesFile = resolve(dirname(file), gwResult.value?.routesFile ?? (typeof named === 'string' ? named : './routes.yaml'));
   let routes: readonly RouteConfig[] = [];
   try {
     routes = await loadRoutes(routesFile, env);
@@ -34,7 +34,7 @@ export async function loadConfig(gatewayFile: string, env: NodeJS.ProcessEnv = p
     if (!(err instanceof ConfigError)) throw err;
     problems.push(...err.problems);
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0 || !gwResult.value) throw new ConfigError(problems);
   return { gatewayFile: file, routesFile, gateway: gwResult.value, routes };
 }
 
@@ -43,6 +43,10 @@ export async function loadRoutes(routesFile: string, env: NodeJS.ProcessEnv = pr
   const source = parseYamlSource(routesFile, await readText(routesFile), env);
   const result = validate(source, routesSchema);
   const problems = [...source.problems, ...result.problems];
+  for (const issue of crossRouteIssues(source.value)) {
+    problems.push({ file: source.name, ...source.locate(issue.path), path: formatPath(issue.path), message: issue.message });
+  }
+  problems.sort((a, b) => a.line - b.line || a.column - b.column);
   if (problems.length > 0 || !result.value) throw new ConfigError(problems);
   return result.value.routes;
 }
@@ -57,10 +61,10 @@ async function readText(file: string): Promise<string> {
 }
 
 function validate<S extends z.ZodType>(source: YamlSource, schema: S): { value?: z.output<S>; problems: ConfigProblem[] } {
-  if (source.problems.length > 0) return { problems: [] };
+  if (source.problems.length > 0 && source.value === undefined) return { problems: [] };
   // An empty file is an empty mapping: every key takes its default.
   const result = schema.safeParse(source.value ?? {}, { reportInput: true });
-  if (result.success) return { value: result.data, problems: [] };
+  if (result.success) return source.problems.length > 0 ? { problems: [] } : { value: result.data, problems: [] };
   const problems: ConfigProblem[] = [];
   for (const issue of result.error.issues) {
     const path = issue.path.filter((p): p is PathSegment => typeof p !== 'symbol');
@@ -76,7 +80,9 @@ function validate<S extends z.ZodType>(source: YamlSource, schema: S): { value?:
       }
       continue;
     }
-    problems.push({ file: source.name, ...source.locate(path), path: formatPath(path), message: describe(issue) });
+    const at = source.locate(path);
+    if (source.unresolved.has(`${at.line}:${at.column}`)) continue;
+    problems.push({ file: source.name, ...at, path: formatPath(path), message: describe(issue) });
   }
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   return { problems };

@@ -25,7 +25,10 @@ export const size = () =>
     return bytes;
   });
 
-const port = z.number().int().min(0).max(65535);
+// Numbers may arrive as strings from a quoted `"${PORT}"` (YAML flow maps need the quotes).
+const numeric = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), schema);
+const port = numeric(z.number().int().min(0).max(65535));
 const listener = (host: string, p: number) =>
   z.strictObject({ host: z.string().min(1).default(host), port: port.default(p) }).default({ host, port: p });
 
@@ -39,7 +42,7 @@ const httpUrl = (what: string) =>
         return false;
       }
     },
-    { message: `${what} must be an absolute http:// or https:// URL without credentials, query or fragment` },
+    { message: 'must be an absolute http:// or https:// URL without credentials, query or fragment' },
   );
 
 const cidr = z.string().refine(
@@ -115,7 +118,7 @@ export const gatewaySchema = z.strictObject({
     }),
   upstreams: z
     .strictObject({
-      maxConnectionsPerOrigin: z.number().int().positive().default(256),
+      maxConnectionsPerOrigin: numeric(z.number().int().positive()).default(256),
       connectTimeout: duration().default(5_000),
       keepAliveTimeout: duration().default(30_000),
       ejectFor: duration().default(10_000),
@@ -164,7 +167,7 @@ const routeSchema = z.strictObject({
       url: httpUrl('upstream.url').optional(),
       urls: z.array(httpUrl('each of upstream.urls')).min(1).optional(),
       stripPrefix: z.boolean().default(false),
-      timeoutMs: z.number().int().positive().max(3_600_000).default(30_000),
+      timeoutMs: numeric(z.number().int().positive().max(3_600_000)).default(30_000),
       preserveHost: z.boolean().default(false),
     })
     .refine((u) => (u.url === undefined) !== (u.urls === undefined), 'give exactly one of url or urls'),
@@ -179,32 +182,42 @@ const routeSchema = z.strictObject({
   maxBodySize: size().optional(),
 });
 
-export const routesSchema = z
-  .strictObject({ routes: z.array(routeSchema).default([]) })
-  .superRefine((file, ctx) => {
-    const names = new Map<string, number>();
-    const matches = new Map<string, number>();
-    file.routes.forEach((r, i) => {
-      const seen = names.get(r.name);
-      if (seen !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['routes', i, 'name'], message: `"${r.name}" is already the name of routes[${seen}]` });
-      } else names.set(r.name, i);
-      const path = r.match.path.length > 1 && r.match.path.endsWith('/') ? r.match.path.slice(0, -1) : r.match.path;
-      for (const m of r.match.methods ?? ['*']) {
-        const key = `${r.match.host ?? ''} ${path} ${m}`;
-        const other = matches.get(key);
-        if (other !== undefined && other !== i) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['routes', i, 'match'],
-            message: `matches the same host, path and method (${m}) as routes[${other}]`,
-          });
-          break;
-        }
-        matches.set(key, i);
+export const routesSchema = z.strictObject({ routes: z.array(routeSchema).default([]) });
+
+/**
+ * Checks across routes (unique names, no two routes for the same host, path and method). They run
+ * on the raw file, apart from the schema, so they are reported even when single routes are invalid.
+ */
+export function crossRouteIssues(raw: unknown): { path: (string | number)[]; message: string }[] {
+  const routes = (raw as { routes?: unknown } | null)?.routes;
+  if (!Array.isArray(routes)) return [];
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  const names = new Map<string, number>();
+  const matches = new Map<string, number>();
+  routes.forEach((r: unknown, i) => {
+    const route = r as { name?: unknown; match?: { host?: unknown; path?: unknown; methods?: unknown } } | null;
+    if (typeof route?.name === 'string') {
+      const seen = names.get(route.name);
+      if (seen !== undefined) issues.push({ path: ['routes', i, 'name'], message: `"${route.name}" is already the name of routes[${seen}]` });
+      else names.set(route.name, i);
+    }
+    const m = route?.match;
+    if (typeof m?.path !== 'string') return;
+    const path = m.path.length > 1 && m.path.endsWith('/') ? m.path.slice(0, -1) : m.path;
+    const host = typeof m.host === 'string' ? m.host.toLowerCase() : '';
+    const methods = Array.isArray(m.methods) ? m.methods.map(String) : ['*'];
+    for (const method of methods) {
+      const key = `${host} ${path} ${method}`;
+      const other = matches.get(key);
+      if (other !== undefined && other !== i) {
+        issues.push({ path: ['routes', i, 'match'], message: `matches the same host, path and method (${method}) as routes[${other}]` });
+        break;
       }
-    });
+      matches.set(key, i);
+    }
   });
+  return issues;
+}
 
 export type GatewayConfig = z.output<typeof gatewaySchema>;
 export type RoutesFile = z.output<typeof routesSchema>;

@@ -16,6 +16,8 @@ export interface YamlSource {
   readonly value: unknown;
   /** Problems found while parsing and interpolating. */
   readonly problems: ConfigProblem[];
+  /** Positions (`line:column`) of values whose interpolation failed: their schema errors would only repeat it. */
+  readonly unresolved: ReadonlySet<string>;
   /** The position of the node at `path` (or of its nearest existing parent). */
   locate(path: readonly PathSegment[], atKey?: boolean): { line: number; column: number };
 }
@@ -33,16 +35,18 @@ export function parseYamlSource(file: string, text: string, env: NodeJS.ProcessE
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const problems: ConfigProblem[] = [];
+  const unresolved = new Set<string>();
   const pos = (offset: number) => {
     const p = lineCounter.linePos(offset);
     return { line: p.line, column: p.col };
   };
 
+  const syntaxErrors = doc.errors.length > 0;
   for (const err of doc.errors) {
     problems.push({ file: name, ...pos(err.pos[0]), path: '', message: err.message.split('\n')[0] ?? err.message });
   }
 
-  if (problems.length === 0) {
+  if (!syntaxErrors) {
     visit(doc, {
       Scalar(_key, node) {
         if (typeof node.value !== 'string' || !node.value.includes('${')) return;
@@ -55,9 +59,11 @@ export function parseYamlSource(file: string, text: string, env: NodeJS.ProcessE
           return '';
         });
         for (const varName of missing) {
+          const at = pos(node.range?.[0] ?? 0);
+          unresolved.add(`${at.line}:${at.column}`);
           problems.push({
             file: name,
-            ...pos(node.range?.[0] ?? 0),
+            ...at,
             path: '',
             message: `environment variable ${varName} is not set and has no default (write \${${varName}:-default})`,
           });
@@ -89,7 +95,8 @@ export function parseYamlSource(file: string, text: string, env: NodeJS.ProcessE
     return at?.range ? pos(at.range[0]) : { line: 1, column: 1 };
   };
 
-  return { name, value: problems.length === 0 ? doc.toJS({ maxAliasCount: 50 }) : undefined, problems, locate };
+  // Validation still runs after interpolation problems, so every problem is reported at once.
+  return { name, value: syntaxErrors ? undefined : doc.toJS({ maxAliasCount: 50 }), problems, unresolved, locate };
 }
 
 function plainScalar(text: string): unknown {
