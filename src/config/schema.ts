@@ -32,7 +32,7 @@ const port = numeric(z.number().int().min(0).max(65535));
 const listener = (host: string, p: number) =>
   z.strictObject({ host: z.string().min(1).default(host), port: port.default(p) }).default({ host, port: p });
 
-const httpUrl = (what: string) =>
+const httpUrl = () =>
   z.string().refine(
     (v) => {
       try {
@@ -89,7 +89,7 @@ export const gatewaySchema = z.strictObject({
   /** The routes file, relative to gateway.yaml. */
   routesFile: z.string().min(1).default('./routes.yaml'),
   /** Origins the gateway is reached at by browsers (CSRF and redirect checks). */
-  publicOrigins: z.array(httpUrl('a public origin')).default([]),
+  publicOrigins: z.array(httpUrl()).default([]),
   /** Peers whose X-Forwarded-* headers are believed. */
   trustedProxies: z.array(cidr).default([]),
   redis: z
@@ -164,8 +164,8 @@ const routeSchema = z.strictObject({
   }),
   upstream: z
     .strictObject({
-      url: httpUrl('upstream.url').optional(),
-      urls: z.array(httpUrl('each of upstream.urls')).min(1).optional(),
+      url: httpUrl().optional(),
+      urls: z.array(httpUrl()).min(1).optional(),
       stripPrefix: z.boolean().default(false),
       timeoutMs: numeric(z.number().int().positive().max(3_600_000)).default(30_000),
       preserveHost: z.boolean().default(false),
