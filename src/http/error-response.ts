@@ -35,6 +35,10 @@ export function renderError(req: IncomingMessage, res: ServerResponse, err: Gate
     res.destroy();
     return;
   }
+  // After a framing error, or with a request body still unread, the connection cannot be trusted
+  // to carry a next request (that is how smuggled requests get in): close it.
+  const unreadBody = !req.complete && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined);
+  const close = err.code === 'request_smuggling' || unreadBody;
   const html = wantsHtml(req);
   const body = html ? htmlBody(err.code, requestId) : errorBody(err.code, requestId);
   for (const name of res.getHeaderNames()) res.removeHeader(name);
@@ -46,6 +50,7 @@ export function renderError(req: IncomingMessage, res: ServerResponse, err: Gate
     'x-content-type-options': 'nosniff',
     'x-request-id': requestId,
     [GATEWAY_ERROR_HEADER]: err.code,
+    ...(close ? { connection: 'close' } : {}),
   });
   res.end(req.method === 'HEAD' ? undefined : body);
 }

@@ -40,12 +40,24 @@ export function checkFraming(req: IncomingMessage): void {
   }
 }
 
+// Node parses pipelined requests ahead of the answers: once one request on a connection had
+// ambiguous framing, whatever follows on that connection is what an attacker smuggled in.
+const FRAMING_BROKEN = Symbol('framingBroken');
+type MarkedSocket = { [FRAMING_BROKEN]?: true };
+
 /** Fills the exchange's path, query, client address and route; throws GatewayError to refuse. */
 export function resolve(deps: ResolveDeps, ex: Exchange): CompiledRoute {
   const req = ex.req;
   const url = req.url ?? '/';
+  const socket = req.socket as unknown as MarkedSocket;
+  if (socket[FRAMING_BROKEN]) throw new GatewayError('request_smuggling');
+  try {
+    checkFraming(req);
+  } catch (err) {
+    socket[FRAMING_BROKEN] = true;
+    throw err;
+  }
   if (url.length > deps.maxUrlLength) throw new GatewayError('url_too_long');
-  checkFraming(req);
   const target = normalizeTarget(url);
   ex.path = target.path;
   ex.encodedPath = target.encodedPath;
