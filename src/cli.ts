@@ -77,21 +77,26 @@ function reportConfigError(err: unknown): number {
 }
 
 async function start(configPath: string): Promise<number> {
-  let gateway;
+  // Signal handlers go in before anything listens: a SIGHUP that arrives during start-up must not
+  // take Node's default action (exit).
+  let gateway: Awaited<ReturnType<typeof startGateway>> | undefined;
+  let stopRequested = false;
+  const stop = (signal: string) => {
+    stopRequested = true;
+    if (!gateway) return;
+    gateway.logger.info({ signal }, 'shutdown requested');
+    void gateway.shutdown().then(() => process.exit(0));
+  };
+  process.on('SIGHUP', () => void gateway?.reloadRoutes());
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
   try {
     gateway = await startGateway({ configPath });
   } catch (err) {
     if (err instanceof ConfigError) return reportConfigError(err);
     throw err;
   }
-  const gw = gateway;
-  process.on('SIGHUP', () => void gw.reloadRoutes());
-  const stop = (signal: string) => {
-    gw.logger.info({ signal }, 'shutdown requested');
-    void gw.shutdown().then(() => process.exit(0));
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  if (stopRequested) stop('SIGTERM');
   return -1; // keep running
 }
 

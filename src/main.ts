@@ -29,7 +29,7 @@ export interface StartOptions {
   /** Override the listeners' ports (tests use 0). */
   readonly listenPort?: number;
   readonly adminPort?: number;
-  /** Watch the routes file for changes (default true). */
+  /** Watch the routes file for changes (default: reload.watchFile of gateway.yaml). */
   readonly watchRoutes?: boolean;
 }
 
@@ -148,7 +148,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
   const reloadRoutes = () => (reloading = reloading.then(reloadOnce));
 
   let watcher: RoutesWatcher | undefined;
-  if (opts.watchRoutes !== false) {
+  if (opts.watchRoutes ?? gw.reload.watchFile) {
     watcher = watchRoutesFile(config.routesFile, await contentHash(config.routesFile), () => void reloadRoutes());
   }
 

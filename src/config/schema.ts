@@ -124,6 +124,8 @@ export const gatewaySchema = z.strictObject({
       ejectFor: duration().default(10_000),
     })
     .default({ maxConnectionsPerOrigin: 256, connectTimeout: 5_000, keepAliveTimeout: 30_000, ejectFor: 10_000 }),
+  /** Reload routes.yaml when it changes on disk (SIGHUP always reloads). */
+  reload: z.strictObject({ watchFile: z.boolean().default(true) }).default({ watchFile: true }),
   shutdown: z.strictObject({ drainTimeout: duration().default(15_000) }).default({ drainTimeout: 15_000 }),
   log: z
     .strictObject({
