@@ -81,10 +81,19 @@ const headerName = z
   .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be an HTTP header name')
   .transform((v) => v.toLowerCase());
 
+/** A nested section whose keys all have defaults: omitting it means every default applies. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- every key of a section has a default
+const section = <T extends z.core.$ZodLooseShape>(shape: T) => z.strictObject(shape).prefault({} as any);
+
+const redisUrl = z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL');
+const hostPort = z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'must be host:port');
+
+export const SIGNING_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'PS256', 'HS256'] as const;
+
 export const gatewaySchema = z.strictObject({
   /** The public listener. */
   listen: listener('0.0.0.0', 8080),
-  /** The admin listener: metrics, health, readiness. Keep it off the public network. */
+  /** The admin listener: metrics, health, readiness, revocation. Keep it off the public network. */
   admin: listener('127.0.0.1', 9090),
   /** The routes file, relative to gateway.yaml. */
   routesFile: z.string().min(1).default('./routes.yaml'),
@@ -92,52 +101,130 @@ export const gatewaySchema = z.strictObject({
   publicOrigins: z.array(httpUrl()).default([]),
   /** Peers whose X-Forwarded-* headers are believed. */
   trustedProxies: z.array(cidr).default([]),
-  redis: z
-    .strictObject({
-      url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
-    })
-    .default({ url: 'redis://127.0.0.1:6379' }),
+  redis: section({
+    /** A single server. Ignored when sentinel or cluster is set. */
+    url: redisUrl.default('redis://127.0.0.1:6379'),
+    sentinel: z
+      .strictObject({
+        name: z.string().min(1),
+        nodes: z.array(hostPort).min(1),
+        password: z.string().optional(),
+        sentinelPassword: z.string().optional(),
+        db: numeric(z.number().int().min(0)).default(0),
+      })
+      .optional(),
+    cluster: z.strictObject({ nodes: z.array(redisUrl).min(1), password: z.string().optional() }).optional(),
+    /** Prefix of every key the gateway writes (not of express-session keys). */
+    keyPrefix: z.string().regex(/^[A-Za-z0-9:_.-]*$/, 'must be letters, digits, ":", "_", "." or "-"').default('gw:'),
+    /** A command that has not answered by then fails (fail closed: 503). */
+    commandTimeout: duration().default(500),
+    connectTimeout: duration().default(2_000),
+  }).refine((r) => !(r.sentinel && r.cluster), 'give sentinel or cluster, not both'),
   /** Additional client headers that carry identity and must never reach an upstream. */
   identityHeaders: z.array(headerName).default([]),
-  limits: z
-    .strictObject({
-      maxHeaderSize: size().default(16 * 1024),
-      maxUrlLength: size().default(8 * 1024),
-      maxBodySize: size().default(10 * 1000 * 1000),
-      requestTimeout: duration().default(300_000),
-      headersTimeout: duration().default(30_000),
-      keepAliveTimeout: duration().default(5_000),
-    })
-    .default({
-      maxHeaderSize: 16 * 1024,
-      maxUrlLength: 8 * 1024,
-      maxBodySize: 10 * 1000 * 1000,
-      requestTimeout: 300_000,
-      headersTimeout: 30_000,
-      keepAliveTimeout: 5_000,
+  limits: section({
+    maxHeaderSize: size().default(16 * 1024),
+    maxUrlLength: size().default(8 * 1024),
+    maxBodySize: size().default(10 * 1000 * 1000),
+    requestTimeout: duration().default(300_000),
+    headersTimeout: duration().default(30_000),
+    keepAliveTimeout: duration().default(5_000),
+  }),
+  upstreams: section({
+    maxConnectionsPerOrigin: numeric(z.number().int().positive()).default(256),
+    connectTimeout: duration().default(5_000),
+    keepAliveTimeout: duration().default(30_000),
+    ejectFor: duration().default(10_000),
+  }),
+  session: section({
+    /** redis, or memory: one instance only, for development and tests. */
+    store: z.enum(['redis', 'memory']).default('redis'),
+    /** Development only: when Redis does not answer at start, run on the memory store with a loud warning. */
+    memoryFallback: z.boolean().default(false),
+    format: z.enum(['native', 'express-session']).default('native'),
+    cookie: section({
+      name: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a cookie name').default('__Host-session'),
+      sameSite: z.enum(['lax', 'strict', 'none']).default('lax'),
+      secure: z.boolean().default(true),
+      domain: z.string().optional(),
+      path: z.string().startsWith('/').default('/'),
     }),
-  upstreams: z
-    .strictObject({
-      maxConnectionsPerOrigin: numeric(z.number().int().positive()).default(256),
-      connectTimeout: duration().default(5_000),
-      keepAliveTimeout: duration().default(30_000),
-      ejectFor: duration().default(10_000),
-    })
-    .default({ maxConnectionsPerOrigin: 256, connectTimeout: 5_000, keepAliveTimeout: 30_000, ejectFor: 10_000 }),
+    idleTimeout: duration().default(30 * 60_000),
+    absoluteTimeout: duration().default(12 * 3_600_000),
+    /** The idle TTL is pushed forward at most this often per session (default: a quarter of idleTimeout, at most 1m). */
+    touchInterval: duration().optional(),
+    /** In-process cache of sessions; 0 disables. Revocation reaches every instance's cache through pub/sub. */
+    cacheTtl: duration().default(2_000),
+    cacheMaxEntries: numeric(z.number().int().positive()).default(10_000),
+    expressSession: z
+      .strictObject({
+        /** express-session's `secret` list: any of them verifies a cookie (rotation). */
+        secrets: z.array(z.string().min(1)).min(1),
+        cookieName: z.string().default('connect.sid'),
+        prefix: z.string().default('sess:'),
+        /** Dotted path of the user id in the session record. */
+        subject: z.string().default('user.id'),
+        /** Claim name → dotted path in the session record. */
+        claims: z.record(z.string(), z.string()).default({}),
+      })
+      .optional(),
+  }),
+  login: section({
+    /** The legacy backend's credential check: 200 {"sub", "claims"} or 401. */
+    verifyUrl: httpUrl().optional(),
+    /** Where browsers asking for HTML are sent when not signed in. */
+    redirect: z.string().default('/auth/login'),
+    /** Origins besides publicOrigins that a post-login `redirect` may point at. */
+    allowedRedirectOrigins: z.array(httpUrl()).default([]),
+    timeout: duration().default(5_000),
+    rateLimit: section({
+      perAddress: section({ max: numeric(z.number().int().positive()).default(20), window: duration().default(15 * 60_000) }),
+      perUsername: section({ max: numeric(z.number().int().positive()).default(5), window: duration().default(15 * 60_000) }),
+    }),
+  }),
+  tokens: section({
+    issuer: z.string().min(1).default('https://gateway.internal'),
+    ttl: duration().default(60_000),
+    algorithm: z.enum(SIGNING_ALGORITHMS).default('ES256'),
+    /** Directory of PEM or JWK files, relative to gateway.yaml. */
+    keys: z.string().default('./keys'),
+    /** The kid that signs; default: the first private key by file name. */
+    activeKid: z.string().optional(),
+    /** Development only: generate a signing key at start when the directory holds none (warns). */
+    generateDevKey: z.boolean().default(false),
+  }),
   /** Reload routes.yaml when it changes on disk (SIGHUP always reloads). */
-  reload: z.strictObject({ watchFile: z.boolean().default(true) }).default({ watchFile: true }),
-  shutdown: z.strictObject({ drainTimeout: duration().default(15_000) }).default({ drainTimeout: 15_000 }),
-  log: z
-    .strictObject({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-      accessLog: z.boolean().default(true),
-    })
-    .default({ level: 'info', accessLog: true }),
+  reload: section({ watchFile: z.boolean().default(true) }),
+  shutdown: section({ drainTimeout: duration().default(15_000) }),
+  log: section({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    accessLog: z.boolean().default(true),
+  }),
+}).superRefine((g, ctx) => {
+  const c = g.session.cookie;
+  if (c.name.startsWith('__Host-') && (c.domain !== undefined || c.path !== '/' || !c.secure)) {
+    ctx.addIssue({ code: 'custom', path: ['session', 'cookie'], message: 'a __Host- cookie needs secure: true, path: / and no domain (browsers reject it otherwise)' });
+  }
+  if (c.name.startsWith('__Secure-') && !c.secure) {
+    ctx.addIssue({ code: 'custom', path: ['session', 'cookie', 'secure'], message: 'a __Secure- cookie needs secure: true' });
+  }
+  if (c.sameSite === 'none' && !c.secure) {
+    ctx.addIssue({ code: 'custom', path: ['session', 'cookie', 'sameSite'], message: 'sameSite: none needs secure: true (browsers reject it otherwise)' });
+  }
+  if (g.session.absoluteTimeout < g.session.idleTimeout) {
+    ctx.addIssue({ code: 'custom', path: ['session', 'absoluteTimeout'], message: 'must not be shorter than idleTimeout' });
+  }
+  if (g.session.format === 'express-session' && !g.session.expressSession) {
+    ctx.addIssue({ code: 'custom', path: ['session', 'expressSession'], message: 'is required with format: express-session' });
+  }
+  if (g.tokens.ttl <= 0 || g.tokens.ttl > 3_600_000) {
+    ctx.addIssue({ code: 'custom', path: ['tokens', 'ttl'], message: 'must be between 1s and 1h: internal tokens are short-lived' });
+  }
 });
 
 export const AUTH_MODES = ['public', 'session', 'bearer', 'session_or_bearer'] as const;
 /** Modes this build implements; the rest are refused at load with a clear message. */
-export const IMPLEMENTED_AUTH_MODES: ReadonlySet<string> = new Set(['public']);
+export const IMPLEMENTED_AUTH_MODES: ReadonlySet<string> = new Set(['public', 'session']);
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'] as const;
 
@@ -177,9 +264,24 @@ const routeSchema = z.strictObject({
     .enum(AUTH_MODES)
     .refine(
       (v) => IMPLEMENTED_AUTH_MODES.has(v),
-      'must be public in this build: session, bearer and session_or_bearer are not implemented yet',
+      'must be public or session in this build: bearer and session_or_bearer are not implemented yet',
     ),
   websocket: z.boolean().default(false),
+  /** Who may pass, once authenticated: any of these roles (claim `roles`). 403 otherwise. */
+  require: z.strictObject({ roles: z.array(z.string().min(1)).min(1).optional() }).optional(),
+  /** The internal token minted for the upstream. */
+  token: z
+    .strictObject({
+      /** `aud` of the token; default: the route's name. */
+      audience: z.string().min(1).optional(),
+      /** Header that carries it; `authorization` sends `Bearer <jwt>`, any other header the bare JWT. */
+      header: headerName.default('authorization'),
+      /** Session claims copied into the token. */
+      claims: z.array(z.string().min(1)).default([]),
+    })
+    .prefault({}),
+  /** CSRF checks for cookie-authenticated unsafe methods: true (origin checks), "token" (also X-CSRF-Token), false. */
+  csrf: z.union([z.boolean(), z.literal('token')]).default(true),
   /** Largest request body; defaults to limits.maxBodySize of gateway.yaml. */
   maxBodySize: size().optional(),
 });

@@ -108,8 +108,8 @@ describe('loadConfig', () => {
   });
 
   it('refuses auth modes this build does not implement, clearly', async () => {
-    const p = await problems('', okRoute.replace('auth: public', 'auth: session'));
-    expect(p).toEqual([expect.stringContaining('routes[0].auth: "session" must be public in this build')]);
+    const p = await problems('', okRoute.replace('auth: public', 'auth: bearer'));
+    expect(p).toEqual([expect.stringContaining('routes[0].auth: "bearer" must be public or session in this build')]);
   });
 
   it('refuses unknown keys in routes, with the allowed ones', async () => {

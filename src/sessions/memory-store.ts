@@ -1,0 +1,100 @@
+// In-process store and bus: one instance only, nothing survives a restart. For development and for
+// the contract tests; production configs use Redis.
+import type { Clock } from '../forward/upstream-group.js';
+import type { InvalidationBus, InvalidationEvent, SessionStore, StoredSession } from './store.js';
+
+interface Entry<T> {
+  value: T;
+  expiresAt: number;
+}
+
+export class MemorySessionStore implements SessionStore {
+  private readonly sessions = new Map<string, Entry<StoredSession>>();
+  private readonly byUser = new Map<string, Set<string>>();
+  private readonly counters = new Map<string, Entry<number>>();
+
+  constructor(private readonly clock: Clock) {}
+
+  private live<T>(map: Map<string, Entry<T>>, key: string): Entry<T> | undefined {
+    const e = map.get(key);
+    if (e && e.expiresAt <= this.clock.now()) {
+      map.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
+  async create(idHash: string, session: StoredSession, ttlMs: number): Promise<void> {
+    this.sessions.set(idHash, { value: session, expiresAt: this.clock.now() + ttlMs });
+    let set = this.byUser.get(session.sub);
+    if (!set) this.byUser.set(session.sub, (set = new Set()));
+    set.add(idHash);
+  }
+
+  async get(idHash: string): Promise<StoredSession | undefined> {
+    return this.live(this.sessions, idHash)?.value;
+  }
+
+  async touch(idHash: string, session: StoredSession, ttlMs: number): Promise<void> {
+    if (this.live(this.sessions, idHash)) this.sessions.set(idHash, { value: session, expiresAt: this.clock.now() + ttlMs });
+  }
+
+  async delete(idHash: string): Promise<StoredSession | undefined> {
+    const e = this.live(this.sessions, idHash);
+    this.sessions.delete(idHash);
+    if (e) this.byUser.get(e.value.sub)?.delete(idHash);
+    return e?.value;
+  }
+
+  async listByUser(sub: string): Promise<{ idHash: string; session: StoredSession }[]> {
+    const out: { idHash: string; session: StoredSession }[] = [];
+    const set = this.byUser.get(sub);
+    for (const idHash of set ?? []) {
+      const e = this.live(this.sessions, idHash);
+      if (e) out.push({ idHash, session: e.value });
+      else set?.delete(idHash);
+    }
+    return out;
+  }
+
+  async deleteByUser(sub: string): Promise<string[]> {
+    const hashes = [...(this.byUser.get(sub) ?? [])];
+    for (const h of hashes) this.sessions.delete(h);
+    this.byUser.delete(sub);
+    return hashes;
+  }
+
+  async hit(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }> {
+    const now = this.clock.now();
+    const e = this.live(this.counters, key) ?? { value: 0, expiresAt: now + windowMs };
+    e.value++;
+    this.counters.set(key, e);
+    return { count: e.value, resetInMs: e.expiresAt - now };
+  }
+
+  async peek(key: string): Promise<{ count: number; resetInMs: number }> {
+    const e = this.live(this.counters, key);
+    return e ? { count: e.value, resetInMs: e.expiresAt - this.clock.now() } : { count: 0, resetInMs: 0 };
+  }
+
+  async clear(key: string): Promise<void> {
+    this.counters.delete(key);
+  }
+
+  async ping(): Promise<void> {}
+}
+
+export class MemoryBus implements InvalidationBus {
+  private readonly handlers: ((e: InvalidationEvent) => void)[] = [];
+  readonly connected = true;
+
+  async publish(event: InvalidationEvent): Promise<void> {
+    for (const h of this.handlers) h(event);
+  }
+
+  subscribe(onEvent: (e: InvalidationEvent) => void): void {
+    this.handlers.push(onEvent);
+  }
+
+  async close(): Promise<void> {}
+}

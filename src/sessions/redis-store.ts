@@ -1,0 +1,160 @@
+// Sessions in Redis. Keys (after redis.keyPrefix):
+//   s:<sha256(id)>   the session as JSON, expiring at min(idle, absolute) from its last touch
+//   u:<sub>          set of the user's session hashes (log out everywhere without SCAN)
+//   rl:<key>         fixed-window counters for rate limits
+// No key is written in two slots at once, so the same commands work on one server, Sentinel and
+// Cluster. Creation indexes first, then writes the session: a failure leaves at worst a dangling
+// index entry (pruned on listing), never a session that "log out everywhere" cannot find.
+import type { RedisClient } from '../adapters/redis.js';
+import type { InvalidationBus, InvalidationEvent, SessionStore, StoredSession } from './store.js';
+
+const HIT_SCRIPT = `
+local c = redis.call('INCR', KEYS[1])
+if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {c, redis.call('PTTL', KEYS[1])}`;
+
+export class RedisSessionStore implements SessionStore {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+    /** Longest a user index may live: the absolute session lifetime. */
+    private readonly indexTtlMs: number,
+  ) {}
+
+  private sKey(idHash: string): string {
+    return `${this.prefix}s:${idHash}`;
+  }
+  private uKey(sub: string): string {
+    return `${this.prefix}u:${sub}`;
+  }
+
+  async create(idHash: string, session: StoredSession, ttlMs: number): Promise<void> {
+    const u = this.uKey(session.sub);
+    await this.redis.multi().sadd(u, idHash).pexpire(u, this.indexTtlMs).exec();
+    await this.redis.set(this.sKey(idHash), JSON.stringify(session), 'PX', ttlMs);
+  }
+
+  async get(idHash: string): Promise<StoredSession | undefined> {
+    const raw = await this.redis.get(this.sKey(idHash));
+    return raw === null ? undefined : parse(raw);
+  }
+
+  async touch(idHash: string, session: StoredSession, ttlMs: number): Promise<void> {
+    await this.redis.set(this.sKey(idHash), JSON.stringify(session), 'PX', ttlMs, 'XX');
+  }
+
+  async delete(idHash: string): Promise<StoredSession | undefined> {
+    const raw = await this.redis.getdel(this.sKey(idHash));
+    const session = raw === null ? undefined : parse(raw);
+    if (session) await this.redis.srem(this.uKey(session.sub), idHash);
+    return session;
+  }
+
+  async listByUser(sub: string): Promise<{ idHash: string; session: StoredSession }[]> {
+    const hashes = await this.redis.smembers(this.uKey(sub));
+    const raws = await Promise.all(hashes.map((h) => this.redis.get(this.sKey(h))));
+    const out: { idHash: string; session: StoredSession }[] = [];
+    const gone: string[] = [];
+    raws.forEach((raw, i) => {
+      const session = raw === null ? undefined : parse(raw);
+      if (session) out.push({ idHash: hashes[i] as string, session });
+      else gone.push(hashes[i] as string);
+    });
+    if (gone.length > 0) await this.redis.srem(this.uKey(sub), ...gone);
+    return out;
+  }
+
+  async deleteByUser(sub: string): Promise<string[]> {
+    const hashes = await this.redis.smembers(this.uKey(sub));
+    await Promise.all(hashes.map((h) => this.redis.del(this.sKey(h))));
+    await this.redis.del(this.uKey(sub));
+    return hashes;
+  }
+
+  async hit(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }> {
+    const [count, ttl] = (await this.redis.eval(HIT_SCRIPT, 1, `${this.prefix}rl:${key}`, windowMs)) as [number, number];
+    return { count, resetInMs: Math.max(ttl, 0) };
+  }
+
+  async peek(key: string): Promise<{ count: number; resetInMs: number }> {
+    const k = `${this.prefix}rl:${key}`;
+    const [count, ttl] = await Promise.all([this.redis.get(k), this.redis.pttl(k)]);
+    return { count: Number(count ?? 0), resetInMs: Math.max(ttl, 0) };
+  }
+
+  async clear(key: string): Promise<void> {
+    await this.redis.del(`${this.prefix}rl:${key}`);
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+}
+
+function parse(raw: string): StoredSession | undefined {
+  try {
+    const v = JSON.parse(raw) as StoredSession;
+    return typeof v?.sub === 'string' && typeof v.handle === 'string' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Invalidations over Redis pub/sub. `connected` is false from the moment the subscriber connection
+ * drops until it is subscribed again; at that point `onGap` runs, because anything published in
+ * between was missed.
+ */
+export class RedisBus implements InvalidationBus {
+  private up = false;
+  private readonly channel: string;
+
+  constructor(
+    private readonly publisher: RedisClient,
+    private readonly subscriber: RedisClient,
+    prefix: string,
+  ) {
+    this.channel = `${prefix}invalidate`;
+  }
+
+  get connected(): boolean {
+    return this.up;
+  }
+
+  async publish(event: InvalidationEvent): Promise<void> {
+    await this.publisher.publish(this.channel, JSON.stringify(event));
+  }
+
+  subscribe(onEvent: (e: InvalidationEvent) => void, onGap: () => void): void {
+    const down = () => {
+      this.up = false;
+    };
+    this.subscriber.on('close', down);
+    this.subscriber.on('end', down);
+    this.subscriber.on('reconnecting', down);
+    this.subscriber.on('error', () => undefined);
+    // 'ready' comes before ioredis re-subscribes on its own, so subscribe explicitly and count
+    // the bus as up only once the subscription is confirmed.
+    const attach = () =>
+      this.subscriber.subscribe(this.channel).then(() => {
+        onGap();
+        this.up = true;
+      }, down);
+    this.subscriber.on('ready', () => void attach());
+    if (this.subscriber.status === 'ready') void attach();
+    this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== this.channel) return;
+      try {
+        const e = JSON.parse(message) as InvalidationEvent;
+        if ((e.type === 'session' && typeof e.idHash === 'string') || (e.type === 'user' && typeof e.sub === 'string')) onEvent(e);
+      } catch {
+        // not ours
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.up = false;
+    this.subscriber.disconnect();
+  }
+}

@@ -1,0 +1,56 @@
+// The port every session store implements (memory for development and tests, Redis for
+// production); test/contract/session-store.contract.ts runs one suite against both.
+// Keys are hashes of session IDs: a store never sees the ID itself.
+
+export interface StoredSession {
+  /** Public, random handle: the `sid` claim and the id in session listings. Not a credential. */
+  readonly handle: string;
+  readonly sub: string;
+  /** Claims from the credential check, copied into internal tokens as routes ask. */
+  readonly claims: Readonly<Record<string, unknown>>;
+  /** ms since the epoch. */
+  readonly createdAt: number;
+  /** ms since the epoch; advanced at most once per touch interval. */
+  readonly lastSeenAt: number;
+  /** Absolute expiry, ms since the epoch: createdAt + absoluteTimeout. */
+  readonly expiresAt: number;
+  readonly clientIp: string;
+  readonly userAgent: string;
+  /** Per-session CSRF token for routes with `csrf: token`. */
+  readonly csrfToken: string;
+}
+
+export interface SessionStore {
+  /** Store a new session and index it under its user; the entry expires after `ttlMs`. */
+  create(idHash: string, session: StoredSession, ttlMs: number): Promise<void>;
+  get(idHash: string): Promise<StoredSession | undefined>;
+  /** Rewrite an existing session (new lastSeenAt) with a new TTL; never recreates a deleted one. */
+  touch(idHash: string, session: StoredSession, ttlMs: number): Promise<void>;
+  /** Delete one session; answers what was deleted. */
+  delete(idHash: string): Promise<StoredSession | undefined>;
+  /** Every live session of a user, found through the per-user index (no scan). */
+  listByUser(sub: string): Promise<{ idHash: string; session: StoredSession }[]>;
+  /** Delete every session of a user; answers the hashes deleted. */
+  deleteByUser(sub: string): Promise<string[]>;
+  /** Fixed-window counter (rate limits): the count after this hit and ms until the window resets. */
+  hit(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }>;
+  /** Current count of a counter without hitting it. */
+  peek(key: string): Promise<{ count: number; resetInMs: number }>;
+  clear(key: string): Promise<void>;
+  /** Resolves when the store answers. */
+  ping(): Promise<void>;
+}
+
+/** What instances tell each other so their session caches never outlive a revocation. */
+export type InvalidationEvent =
+  | { readonly type: 'session'; readonly idHash: string }
+  | { readonly type: 'user'; readonly sub: string };
+
+export interface InvalidationBus {
+  publish(event: InvalidationEvent): Promise<void>;
+  /** `onEvent` gets every event (own ones too); `onGap` is called when events may have been missed. */
+  subscribe(onEvent: (e: InvalidationEvent) => void, onGap: () => void): void;
+  /** False while the subscription is down: the session cache must not be used then. */
+  readonly connected: boolean;
+  close(): Promise<void>;
+}
