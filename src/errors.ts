@@ -8,15 +8,26 @@ export const ERRORS = {
   bad_host: { status: 400, message: 'The Host header is malformed.' },
   request_smuggling: { status: 400, message: 'The request framing is ambiguous (Content-Length / Transfer-Encoding).' },
   upgrade_not_allowed: { status: 400, message: 'This route does not accept protocol upgrades.' },
+  invalid_body: { status: 400, message: 'The request body is not valid for this endpoint.' },
+  unauthenticated: { status: 401, message: 'Sign in to continue.' },
+  session_invalid: { status: 401, message: 'The session is unknown, expired or revoked; sign in again.' },
+  invalid_credentials: { status: 401, message: 'The credentials were not accepted.' },
+  forbidden: { status: 403, message: 'You are signed in but not allowed to do this.' },
+  csrf_failed: { status: 403, message: 'The request failed the cross-site request forgery checks.' },
+  session_not_found: { status: 404, message: 'No such session of yours.' },
   route_not_found: { status: 404, message: 'No route matches this request.' },
   method_not_allowed: { status: 405, message: 'This route does not accept this method.' },
   request_timeout: { status: 408, message: 'The request was not received in time.' },
   body_too_large: { status: 413, message: 'The request body is larger than this route allows.' },
   url_too_long: { status: 414, message: 'The request URL is too long.' },
+  unsupported_media_type: { status: 415, message: 'Send JSON or a form (application/x-www-form-urlencoded).' },
+  rate_limited: { status: 429, message: 'Too many attempts; try again later.' },
   headers_too_large: { status: 431, message: 'The request headers are too large.' },
   internal_error: { status: 500, message: 'The gateway failed to handle this request.' },
   upstream_unavailable: { status: 502, message: 'The upstream service could not be reached.' },
   upstream_error: { status: 502, message: 'The upstream service failed while answering.' },
+  login_unavailable: { status: 502, message: 'The credential check could not be completed.' },
+  session_store_unavailable: { status: 503, message: 'Sessions cannot be checked right now; try again shortly.' },
   upstream_timeout: { status: 504, message: 'The upstream service did not answer in time.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
@@ -36,11 +47,15 @@ export class GatewayError extends Error {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>> | undefined;
 
-  constructor(code: ErrorCode, options: { cause?: unknown; headers?: Record<string, string>; detail?: string } = {}) {
+  constructor(
+    code: ErrorCode,
+    options: { cause?: unknown; headers?: Record<string, string>; detail?: string; status?: 302 } = {},
+  ) {
     super(options.detail ?? ERRORS[code].message, { cause: options.cause });
     this.name = 'GatewayError';
     this.code = code;
-    this.status = ERRORS[code].status;
+    // The one override: a browser sent to the login page gets 302 with the same code in the body.
+    this.status = options.status ?? ERRORS[code].status;
     this.headers = options.headers;
   }
 

@@ -5,7 +5,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BlockList, isIP } from 'node:net';
 import { Registry } from 'prom-client';
+import { buildAuthLayer } from './compose/auth.js';
 import { loadConfig, loadRoutes, type LoadedConfig } from './config/load.js';
+import type { VerifyCredentials } from './endpoints/auth/verify.js';
 import { DEFAULT_IDENTITY_HEADERS } from './config/schema.js';
 import { contentHash, watchRoutesFile, type RoutesWatcher } from './config/watch.js';
 import { createAdminServer } from './endpoints/admin.js';
@@ -31,6 +33,8 @@ export interface StartOptions {
   readonly adminPort?: number;
   /** Watch the routes file for changes (default: reload.watchFile of gateway.yaml). */
   readonly watchRoutes?: boolean;
+  /** Replaces the HTTP credential check of login.verifyUrl. */
+  readonly verify?: VerifyCredentials;
 }
 
 export interface Gateway {
@@ -41,6 +45,8 @@ export interface Gateway {
   readonly adminUrl: string;
   readonly registry: Registry;
   readonly logger: Logger;
+  /** The session layer, for tests and the CLI. */
+  readonly auth: Awaited<ReturnType<typeof buildAuthLayer>>;
   /** Reload the routes file; resolves true when the new table is active. */
   reloadRoutes(): Promise<boolean>;
   /** Drain and stop: readiness 503, stop accepting, let in-flight requests finish (bounded), close. */
@@ -87,14 +93,22 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     connectTimeoutMs: gw.upstreams.connectTimeout,
     keepAliveTimeoutMs: gw.upstreams.keepAliveTimeout,
   });
+  const auth = await buildAuthLayer({ config, clock, logger, metrics, readiness, verify: opts.verify });
   const compileOptions = {
+    auth: auth.routeDeps,
     pools,
     clock,
     ejectForMs: gw.upstreams.ejectFor,
     defaultMaxBodySize: gw.limits.maxBodySize,
     identityHeaders: [...DEFAULT_IDENTITY_HEADERS, ...gw.identityHeaders],
   };
-  const routes: { current: RouteTable<CompiledRoute> } = { current: compileRoutes(config.routes, compileOptions) };
+  let routes: { current: RouteTable<CompiledRoute> };
+  try {
+    routes = { current: compileRoutes(config.routes, compileOptions) };
+  } catch (err) {
+    await auth.close();
+    throw err;
+  }
   metrics.routes.set(routes.current.routes.length);
   metrics.configLastReloadSuccess.set(clock.now() / 1000);
   readiness.configLoaded = true;
@@ -111,6 +125,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     accessLog: gw.log.accessLog,
     lifecycle,
     newRequestId,
+    endpoints: auth.endpoints,
   };
   const publicServer = createPublicServer(
     handlerDeps,
@@ -122,7 +137,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     },
     new WebSocketProxy(),
   );
-  const adminServer = createAdminServer({ registry, readiness, logger, newRequestId });
+  const adminServer = createAdminServer({ registry, readiness, logger, newRequestId }, auth.adminEndpoints);
 
   let reloading: Promise<boolean> = Promise.resolve(true);
   const reloadOnce = async (): Promise<boolean> => {
@@ -175,10 +190,11 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
       }
       clearInterval(sweep);
       await pools.close();
+      await auth.close();
       adminServer.closeAllConnections();
       await new Promise<void>((resolve) => adminServer.close(() => resolve()));
       logger.info('stopped');
     })());
 
-  return { config, url, adminUrl, registry, logger, reloadRoutes, shutdown };
+  return { config, url, adminUrl, registry, logger, auth, reloadRoutes, shutdown };
 }

@@ -14,7 +14,9 @@ export interface AdminDeps {
   readonly newRequestId: () => string;
 }
 
-type AdminHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+export type AdminHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+/** Further admin endpoints (JWKS, revocation), looked up after the built-in ones. */
+export type AdminLookup = (method: string, path: string) => AdminHandler | undefined;
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -22,7 +24,7 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-export function createAdminServer(deps: AdminDeps, extra: Record<string, AdminHandler> = {}): Server {
+export function createAdminServer(deps: AdminDeps, extra: AdminLookup = () => undefined): Server {
   const handlers: Record<string, AdminHandler> = {
     'GET /healthz': async (_req, res) => json(res, 200, { status: 'alive' }),
     'GET /readyz': async (_req, res) => {
@@ -34,12 +36,11 @@ export function createAdminServer(deps: AdminDeps, extra: Record<string, AdminHa
       res.writeHead(200, { 'content-type': deps.registry.contentType, 'cache-control': 'no-store' });
       res.end(body);
     },
-    ...extra,
   };
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] as string;
     const method = req.method === 'HEAD' ? 'GET' : req.method;
-    const handler = handlers[`${method} ${path}`];
+    const handler = handlers[`${method} ${path}`] ?? extra(req.method ?? 'GET', path);
     const requestId = deps.newRequestId();
     if (!handler) {
       const known = Object.keys(handlers).some((k) => k.endsWith(` ${path}`));
@@ -47,6 +48,10 @@ export function createAdminServer(deps: AdminDeps, extra: Record<string, AdminHa
       return;
     }
     handler(req, res).catch((err: unknown) => {
+      if (err instanceof GatewayError) {
+        renderError(req, res, err, requestId);
+        return;
+      }
       deps.logger.error({ err, path }, 'admin endpoint failed');
       renderError(req, res, new GatewayError('internal_error', { cause: err }), requestId);
     });

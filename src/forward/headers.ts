@@ -4,6 +4,7 @@
 // client header the builder did not let through.
 import type { BlockList } from 'node:net';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { removeCookie, setsCookie } from '../http/cookies.js';
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus legacy ones proxies still see. */
 export const HOP_BY_HOP = [
@@ -52,13 +53,25 @@ export function connectionNamed(value: string | undefined): ReadonlySet<string> 
  * The client's headers that may go upstream, as a flat [name, value, ...] list that keeps
  * duplicates and order (rawHeaders, not the merged object).
  */
-export function filterRequestHeaders(req: IncomingMessage, drop: ReadonlySet<string>, out: string[]): void {
+export function filterRequestHeaders(
+  req: IncomingMessage,
+  drop: ReadonlySet<string>,
+  out: string[],
+  sessionCookie: string | undefined,
+): void {
   const raw = req.rawHeaders;
   const named = connectionNamed(req.headers.connection);
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as string).toLowerCase();
     if (drop.has(name) || (named !== undefined && named.has(name))) continue;
-    out.push(name, raw[i + 1] as string);
+    let value = raw[i + 1] as string;
+    // The session cookie is the user's credential: it never reaches an upstream.
+    if (name === 'cookie' && sessionCookie !== undefined) {
+      const rest = removeCookie(value, sessionCookie);
+      if (rest === undefined) continue;
+      value = rest;
+    }
+    out.push(name, value);
   }
 }
 
@@ -121,10 +134,11 @@ export function forwardedInfo(
 
 /**
  * The upstream's response headers the client may see: hop-by-hop and Connection-named ones removed.
- * `drop` holds further names (the session cookie's Set-Cookie is filtered by the caller).
+ * Set-Cookie lines for the session cookie are dropped too.
  */
 export function filterResponseHeaders(
   headers: Record<string, string | string[] | undefined>,
+  sessionCookie: string | undefined,
 ): Record<string, string | string[]> {
   const connection = headers.connection;
   const named = connectionNamed(Array.isArray(connection) ? connection.join(',') : connection);
@@ -132,6 +146,12 @@ export function filterResponseHeaders(
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined || RESPONSE_DROP.has(name) || (named !== undefined && named.has(name))) continue;
+    if (name === 'set-cookie' && sessionCookie !== undefined) {
+      // An upstream must not set (or clear) the gateway's session cookie.
+      const kept = (Array.isArray(value) ? value : [value]).filter((line) => !setsCookie(line, sessionCookie));
+      if (kept.length > 0) out[name] = kept;
+      continue;
+    }
     out[name] = value;
   }
   return out;

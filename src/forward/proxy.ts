@@ -22,6 +22,8 @@ export interface ForwardRoute {
   readonly upstream: UpstreamGroup;
   /** Client headers that never go upstream. */
   readonly dropHeaders: ReadonlySet<string>;
+  /** The gateway's session cookie: removed from Cookie, and upstream Set-Cookie for it dropped. */
+  readonly sessionCookie: string | undefined;
 }
 
 /** What the forwarder reads from and records on the exchange. */
@@ -32,6 +34,7 @@ export interface ForwardExchange {
   readonly encodedPath: string;
   readonly query: string;
   readonly upstreamHeaders: string[];
+  readonly route: ForwardRoute | undefined;
   upstreamOrigin: string | undefined;
   upstreamHeadersAt: number | undefined;
   bodyTooLarge: boolean;
@@ -87,7 +90,7 @@ class BodyLimit extends Transform {
 function onResponseHeaders(data: Dispatcher.StreamFactoryData<ForwardExchange>): ServerResponse {
   const ex = data.opaque;
   ex.upstreamHeadersAt = performance.now();
-  const headers = filterResponseHeaders(data.headers as Record<string, string | string[] | undefined>);
+  const headers = filterResponseHeaders(data.headers as Record<string, string | string[] | undefined>, ex.route?.sessionCookie);
   headers['x-request-id'] = ex.requestId;
   ex.res.writeHead(data.statusCode, headers);
   return ex.res;
@@ -120,7 +123,7 @@ async function send(
   for (let attempt = 0; ; attempt++) {
     ex.upstreamOrigin = target.origin;
     const headers: string[] = [];
-    filterRequestHeaders(req, route.dropHeaders, headers);
+    filterRequestHeaders(req, route.dropHeaders, headers, route.sessionCookie);
     headers.push('host', route.preserveHost ? (req.headers.host ?? target.host) : target.host);
     for (const h of ex.upstreamHeaders) headers.push(h);
     try {

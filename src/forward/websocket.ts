@@ -43,7 +43,7 @@ export class WebSocketProxy {
     const target = route.upstream.pick();
     ex.upstreamOrigin = target.origin;
     const flat: string[] = [];
-    filterRequestHeaders(req, route.dropHeaders, flat);
+    filterRequestHeaders(req, route.dropHeaders, flat, route.sessionCookie);
     flat.push('host', route.preserveHost ? (req.headers.host ?? target.host) : target.host);
     for (const h of ex.upstreamHeaders) flat.push(h);
     const headers: Record<string, string> = {};

@@ -8,7 +8,11 @@ import type { Logger } from '../log.js';
 import { methodLabel, NO_ROUTE, type Metrics } from '../metrics/metrics.js';
 import { createExchange, type Exchange } from '../pipeline/exchange.js';
 import { renderError } from './error-response.js';
-import { resolve, runStages, type ResolveDeps } from './resolve.js';
+import { matchRoute, prepare, runStages, type ResolveDeps } from './resolve.js';
+
+/** A gateway endpoint beside the proxy path (`/auth/*`, JWKS); it answers through ex.res or throws. */
+export type Endpoint = (ex: Exchange) => Promise<void>;
+export type EndpointLookup = (method: string, path: string) => Endpoint | undefined;
 
 export interface HandlerDeps extends ResolveDeps {
   readonly metrics: Metrics;
@@ -18,6 +22,8 @@ export interface HandlerDeps extends ResolveDeps {
   /** Set when shutdown began: answers carry Connection: close. */
   readonly lifecycle: { readonly draining: boolean };
   readonly newRequestId: () => string;
+  /** The gateway's own endpoints, looked up before the route table. */
+  readonly endpoints: EndpointLookup;
 }
 
 // The exchange is kept on the response so the 'close' listener can be one shared function.
@@ -43,7 +49,15 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
 }
 
 async function handle(deps: HandlerDeps, ex: Exchange, hooks: ForwardHooks): Promise<void> {
-  const route = resolve(deps, ex);
+  prepare(deps, ex);
+  const method = ex.req.method ?? 'GET';
+  const endpoint = deps.endpoints(method, ex.path);
+  if (endpoint) {
+    ex.endpoint = ex.path.startsWith('/auth/sessions/') ? '/auth/sessions/{handle}' : ex.path;
+    await endpoint(ex);
+    return;
+  }
+  const route = matchRoute(deps, ex);
   await runStages(route, ex);
   await forward(route, ex, hooks);
 }
@@ -71,7 +85,7 @@ function finish(deps: HandlerDeps, ex: Exchange): void {
   const { metrics } = deps;
   metrics.inFlight.dec();
   const res = ex.res;
-  const route = ex.route?.name ?? NO_ROUTE;
+  const route = ex.route?.name ?? (ex.endpoint ? `gateway:${ex.endpoint}` : NO_ROUTE);
   // 499 (nginx's "client closed request") when the client left before an answer was sent.
   const status = res.headersSent ? res.statusCode : 499;
   const seconds = (performance.now() - ex.startedAt) / 1000;

@@ -45,8 +45,8 @@ export function checkFraming(req: IncomingMessage): void {
 const FRAMING_BROKEN = Symbol('framingBroken');
 type MarkedSocket = { [FRAMING_BROKEN]?: true };
 
-/** Fills the exchange's path, query, client address and route; throws GatewayError to refuse. */
-export function resolve(deps: ResolveDeps, ex: Exchange): CompiledRoute {
+/** Checks limits and framing, fills the exchange's path, query and client address; throws GatewayError to refuse. */
+export function prepare(deps: ResolveDeps, ex: Exchange): void {
   const req = ex.req;
   const url = req.url ?? '/';
   const socket = req.socket as unknown as MarkedSocket;
@@ -62,13 +62,9 @@ export function resolve(deps: ResolveDeps, ex: Exchange): CompiledRoute {
   ex.path = target.path;
   ex.encodedPath = target.encodedPath;
   ex.query = target.query;
-  const host = normalizeHost(req.headers.host);
+  ex.host = normalizeHost(req.headers.host);
   const fwd = forwardedInfo(req.headers, ex.peerIp, 'encrypted' in req.socket, deps.trustedProxies);
   ex.clientIp = fwd.clientIp;
-  const m = deps.routes.current.match(host, target.path, req.method ?? 'GET');
-  if (m.kind === 'none') throw new GatewayError('route_not_found');
-  if (m.kind === 'method_not_allowed') throw new GatewayError('method_not_allowed', { headers: { allow: m.allow } });
-  ex.route = m.route;
   ex.upstreamHeaders.push(
     'x-forwarded-for',
     fwd.forwardedFor,
@@ -79,6 +75,14 @@ export function resolve(deps: ResolveDeps, ex: Exchange): CompiledRoute {
     'x-request-id',
     ex.requestId,
   );
+}
+
+/** The route for a prepared exchange; throws route_not_found or method_not_allowed. */
+export function matchRoute(deps: ResolveDeps, ex: Exchange): CompiledRoute {
+  const m = deps.routes.current.match(ex.host, ex.path, ex.req.method ?? 'GET');
+  if (m.kind === 'none') throw new GatewayError('route_not_found');
+  if (m.kind === 'method_not_allowed') throw new GatewayError('method_not_allowed', { headers: { allow: m.allow } });
+  ex.route = m.route;
   return m.route;
 }
 

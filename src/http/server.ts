@@ -11,7 +11,7 @@ import { createExchange } from '../pipeline/exchange.js';
 import { rawErrorResponse } from './error-response.js';
 import type { HandlerDeps } from './handler.js';
 import { createRequestHandler } from './handler.js';
-import { resolve, runStages } from './resolve.js';
+import { matchRoute, prepare, runStages } from './resolve.js';
 
 export interface ServerLimits {
   readonly maxHeaderSize: number;
@@ -93,7 +93,8 @@ async function handleUpgrade(
   const ex = createExchange(req, new ServerResponse(req), performance.now(), deps.newRequestId);
   let route;
   try {
-    route = resolve(deps, ex);
+    prepare(deps, ex);
+    route = matchRoute(deps, ex);
     websockets.check(route, req);
     await runStages(route, ex);
   } catch (err) {

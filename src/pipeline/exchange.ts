@@ -1,5 +1,6 @@
 // The one per-request object. Stages read and add to it; nothing else carries request state.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Principal } from './principal.js';
 import type { CompiledRoute } from './route.js';
 
 export interface Exchange {
@@ -17,12 +18,18 @@ export interface Exchange {
   clientIp: string;
   /** The route the normalized path selected; undefined until matched (and for unmatched requests). */
   route: CompiledRoute | undefined;
+  /** The Host header normalized (lower case, no port); '' when absent. */
+  host: string;
+  /** The gateway endpoint that answered (`/auth/login`...), for logs and metrics; undefined on the proxy path. */
+  endpoint: string | undefined;
   /** Normalized, decoded path (what selected the route). */
   path: string;
   /** The same path canonically percent-encoded (what the upstream receives, before stripPrefix). */
   encodedPath: string;
   /** The raw query string with its `?`, or ''. */
   query: string;
+  /** Who the request is, once authenticated; undefined on public routes and before authentication. */
+  principal: Principal | undefined;
   /** Headers the gateway adds upstream after the client's were filtered: flat [name, value, ...]. */
   readonly upstreamHeaders: string[];
   /** The upstream origin the request was sent to, for the access log. */
@@ -54,9 +61,12 @@ export function createExchange(
     peerIp,
     clientIp: peerIp,
     route: undefined,
+    host: '',
+    endpoint: undefined,
     path: '',
     encodedPath: '',
     query: '',
+    principal: undefined,
     upstreamHeaders: [],
     upstreamOrigin: undefined,
     upstreamHeadersAt: undefined,

@@ -6,7 +6,12 @@ import type { PoolRegistry } from '../forward/pools.js';
 import type { ForwardRoute } from '../forward/proxy.js';
 import { UpstreamGroup, type Clock, type UpstreamTarget } from '../forward/upstream-group.js';
 import { RouteTable, type Matchable } from '../routing/table.js';
+import { authenticateStage, type Authenticator, type AuthOutcomes } from './authn/authenticator.js';
+import { requireRolesStage } from './authz/policy.js';
+import { csrfStage } from './csrf/csrf.js';
 import type { Exchange } from './exchange.js';
+import type { TokenMinter } from './mint/minter.js';
+import { mintStage } from './mint/stage.js';
 
 /** A stage runs before forwarding (HTTP and WebSocket alike); it throws GatewayError to refuse. */
 export type Stage = (ex: Exchange) => void | Promise<void>;
@@ -30,6 +35,21 @@ export interface CompileOptions {
   readonly defaultMaxBodySize: number;
   /** Identity headers from gateway.yaml on top of the built-in list. */
   readonly identityHeaders: readonly string[];
+  readonly auth: AuthDeps;
+}
+
+/** What authenticated routes are built from; made once at start, shared by every table. */
+export interface AuthDeps {
+  readonly session: Authenticator;
+  readonly minter: TokenMinter;
+  readonly outcomes: AuthOutcomes;
+  /** login.redirect: where browsers go when not signed in. */
+  readonly loginRedirect: string | undefined;
+  readonly challenge: string;
+  /** publicOrigins: Origin values CSRF checks accept. */
+  readonly allowedOrigins: ReadonlySet<string>;
+  /** The session cookie's name: never forwarded, never set by an upstream. */
+  readonly sessionCookie: string;
 }
 
 export function compileRoutes(configs: readonly RouteConfig[], opts: CompileOptions): RouteTable<CompiledRoute> {
@@ -41,6 +61,22 @@ export function originsOf(table: RouteTable<CompiledRoute>): Set<string> {
   const out = new Set<string>();
   for (const r of table.routes) for (const t of r.upstream.targets) out.add(t.origin);
   return out;
+}
+
+function compileStages(c: RouteConfig, auth: AuthDeps): Stage[] {
+  if (c.auth === 'public') return [];
+  const stages: Stage[] = [
+    authenticateStage([auth.session], {
+      routeName: c.name,
+      loginRedirect: auth.loginRedirect,
+      challenge: auth.challenge,
+      outcomes: auth.outcomes,
+    }),
+  ];
+  if (c.require?.roles) stages.push(requireRolesStage(c.require.roles));
+  if (c.csrf !== false) stages.push(csrfStage(auth.allowedOrigins, c.csrf === 'token'));
+  stages.push(mintStage(auth.minter, c.token.audience ?? c.name, c.token.header, c.token.claims));
+  return stages;
 }
 
 function compileRoute(c: RouteConfig, opts: CompileOptions): CompiledRoute {
@@ -75,7 +111,9 @@ function compileRoute(c: RouteConfig, opts: CompileOptions): CompiledRoute {
     timeoutMs: c.upstream.timeoutMs,
     maxBodySize: c.maxBodySize ?? opts.defaultMaxBodySize,
     upstream: new UpstreamGroup(targets, opts.clock, opts.ejectForMs),
-    dropHeaders: buildDropSet(opts.identityHeaders),
-    stages: [],
+    // On authenticated routes the client's value of the token header is dropped: only the gateway's goes up.
+    dropHeaders: buildDropSet(c.auth === 'public' ? opts.identityHeaders : [...opts.identityHeaders, c.token.header]),
+    sessionCookie: opts.auth.sessionCookie,
+    stages: compileStages(c, opts.auth),
   };
 }

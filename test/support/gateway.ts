@@ -33,6 +33,9 @@ export async function writeConfigDir(routes: unknown[], gateway: Record<string, 
     log: { level: 'info', accessLog: true },
     shutdown: { drainTimeout: '2s' },
     ...gateway,
+    // Tests never depend on the machine's Redis: memory unless a test names its own redis-server.
+    session: { store: 'memory', cookie: { name: 'gw-session', secure: false }, ...(gateway.session as object | undefined) },
+    tokens: { generateDevKey: true, keys: './keys', ...(gateway.tokens as object | undefined) },
   };
   await writeFile(join(dir, 'gateway.yaml'), stringify(gw));
   await writeFile(join(dir, 'routes.yaml'), stringify({ routes }));

@@ -1,0 +1,145 @@
+// Assembly of the authentication layer: session backend, session service, signing keys, token
+// minter, the session authenticator, and the /auth/*, JWKS and admin endpoints. Part of the
+// composition root (main.ts calls it); nothing else imports it.
+import { dirname, resolve } from 'node:path';
+import type { LoadedConfig } from '../config/load.js';
+import { httpCredentialCheck, type VerifyCredentials } from '../endpoints/auth/verify.js';
+import { authEndpoints } from '../endpoints/auth/endpoints.js';
+import type { AdminLookup } from '../endpoints/admin.js';
+import { JWKS_PATH, serveJwks } from '../endpoints/jwks.js';
+import type { Readiness } from '../endpoints/readiness.js';
+import { GatewayError } from '../errors.js';
+import type { Clock } from '../forward/upstream-group.js';
+import type { CookieAttributes } from '../http/cookies.js';
+import type { EndpointLookup } from '../http/handler.js';
+import { sendJson } from '../http/json-response.js';
+import { loadKeySet, type KeySet } from '../keys/keyset.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { sessionCookieAuthenticator } from '../pipeline/authn/session-cookie.js';
+import { TokenMinter } from '../pipeline/mint/minter.js';
+import type { AuthDeps } from '../pipeline/route.js';
+import { SessionService } from '../sessions/service.js';
+import { createSessionBackend, type SessionBackend } from '../sessions/setup.js';
+
+export interface AuthLayer {
+  readonly routeDeps: AuthDeps;
+  readonly endpoints: EndpointLookup;
+  readonly adminEndpoints: AdminLookup;
+  readonly sessions: SessionService;
+  readonly keys: KeySet;
+  readonly backend: SessionBackend;
+  close(): Promise<void>;
+}
+
+export interface AuthLayerOptions {
+  readonly config: LoadedConfig;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly readiness: Readiness;
+  /** Replaces the HTTP credential check (tests of the login flow without a backend). */
+  readonly verify?: VerifyCredentials;
+}
+
+const ADMIN_REVOKE = /^\/admin\/users\/([^/]{1,256})\/revoke$/;
+
+export async function buildAuthLayer(opts: AuthLayerOptions): Promise<AuthLayer> {
+  const { config, clock, logger, metrics } = opts;
+  const gw = config.gateway;
+  const s = gw.session;
+  const backend = await createSessionBackend(gw, clock, logger);
+  if (backend.kind === 'redis') {
+    opts.readiness.register({
+      name: 'redis',
+      check: async () => {
+        await backend.store.ping();
+        return undefined;
+      },
+    });
+    opts.readiness.register({
+      name: 'invalidation',
+      check: async () => (backend.bus.connected ? undefined : 'pub/sub subscription down: session cache bypassed'),
+    });
+  }
+  const sessions = new SessionService(
+    backend.store,
+    backend.bus,
+    clock,
+    {
+      idleTimeoutMs: s.idleTimeout,
+      absoluteTimeoutMs: s.absoluteTimeout,
+      touchIntervalMs: s.touchInterval ?? Math.min(60_000, Math.floor(s.idleTimeout / 4)),
+      cacheTtlMs: s.cacheTtl,
+      cacheMaxEntries: s.cacheMaxEntries,
+    },
+    {
+      cache: (result) => metrics.sessionCache.labels(result).inc(),
+      storeCall: (op, seconds, ok) => metrics.storeDuration.labels(op, ok ? 'ok' : 'error').observe(seconds),
+      created: () => metrics.sessionsCreated.inc(),
+      revoked: (reason, count) => metrics.sessionsRevoked.labels(reason).inc(count),
+    },
+  );
+  const keys = await loadKeySet({
+    dir: resolve(dirname(config.gatewayFile), gw.tokens.keys),
+    algorithm: gw.tokens.algorithm,
+    activeKid: gw.tokens.activeKid,
+    generateDevKey: gw.tokens.generateDevKey,
+    warn: (msg, fields) => logger.warn(fields ?? {}, msg),
+  });
+  const minter = new TokenMinter(keys, gw.tokens.issuer, gw.tokens.ttl, clock, (aud) => metrics.tokensMinted.labels(aud).inc());
+  const attrs: CookieAttributes = { sameSite: s.cookie.sameSite, secure: s.cookie.secure, domain: s.cookie.domain, path: s.cookie.path };
+  const sessionAuth = sessionCookieAuthenticator(sessions, s.cookie.name, attrs);
+  const allowedOrigins = new Set(gw.publicOrigins.map((o) => new URL(o).origin));
+
+  const auth = authEndpoints({
+    sessions,
+    minter,
+    sessionAuth,
+    cookie: { name: s.cookie.name, attrs },
+    verify: opts.verify ?? httpCredentialCheck(gw.login.verifyUrl, gw.login.timeout),
+    rateLimit: gw.login.rateLimit,
+    allowedOrigins,
+    redirectOrigins: new Set([...allowedOrigins, ...gw.login.allowedRedirectOrigins.map((o) => new URL(o).origin)]),
+    metrics,
+    logger,
+  });
+  const jwks = async (ex: { req: Parameters<typeof serveJwks>[1]; res: Parameters<typeof serveJwks>[2] }) => serveJwks(keys, ex.req, ex.res);
+  const endpoints: EndpointLookup = (method, path) =>
+    path === JWKS_PATH && (method === 'GET' || method === 'HEAD') ? jwks : auth(method, path);
+
+  const adminEndpoints: AdminLookup = (method, path) => {
+    if (path === JWKS_PATH && (method === 'GET' || method === 'HEAD')) return async (req, res) => serveJwks(keys, req, res);
+    const m = method === 'POST' ? ADMIN_REVOKE.exec(path) : null;
+    if (!m) return undefined;
+    return async (_req, res) => {
+      let sub: string;
+      try {
+        sub = decodeURIComponent(m[1] as string);
+      } catch {
+        throw new GatewayError('invalid_body', { detail: 'bad user id' });
+      }
+      const revoked = await sessions.revokeUser(sub, 'user_revoked');
+      logger.info({ sub, revoked }, 'user revoked by admin');
+      sendJson(res, 200, { sub, revoked });
+    };
+  };
+
+  return {
+    routeDeps: {
+      session: sessionAuth,
+      minter,
+      outcomes: { outcome: (route, result, reason) => metrics.authOutcomes.labels(route, result, reason).inc() },
+      loginRedirect: gw.login.redirect,
+      challenge: `Cookie realm="gateway", cookie-name="${s.cookie.name}"`,
+      allowedOrigins,
+      sessionCookie: s.cookie.name,
+    },
+    endpoints,
+    adminEndpoints,
+    sessions,
+    keys,
+    backend,
+    close: () => backend.close(),
+  };
+}

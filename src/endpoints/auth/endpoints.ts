@@ -1,0 +1,197 @@
+// The gateway's own /auth/* endpoints, beside the proxy path: sign in, sign out, sign out
+// everywhere, list and end sessions, hand out the CSRF token. Errors are thrown as GatewayErrors and
+// written by the one renderer, like every other answer.
+import { createHash } from 'node:crypto';
+import { GatewayError } from '../../errors.js';
+import { readFields } from '../../http/body.js';
+import { clearCookie, readCookie, serializeCookie, type CookieAttributes } from '../../http/cookies.js';
+import { sendEmpty, sendJson } from '../../http/json-response.js';
+import type { Logger } from '../../log.js';
+import type { Metrics } from '../../metrics/metrics.js';
+import type { Authenticator } from '../../pipeline/authn/authenticator.js';
+import { sameOriginRequest } from '../../pipeline/csrf/csrf.js';
+import type { Exchange } from '../../pipeline/exchange.js';
+import type { TokenMinter } from '../../pipeline/mint/minter.js';
+import type { Principal } from '../../pipeline/principal.js';
+import { isSessionIdShape, hashSessionId } from '../../sessions/ids.js';
+import type { SessionService } from '../../sessions/service.js';
+import { sendLoginPage } from './login-page.js';
+import { safeRedirect } from './redirects.js';
+import type { VerifyCredentials } from './verify.js';
+
+export interface AuthEndpointDeps {
+  readonly sessions: SessionService;
+  readonly minter: TokenMinter;
+  readonly sessionAuth: Authenticator;
+  readonly cookie: { readonly name: string; readonly attrs: CookieAttributes };
+  readonly verify: VerifyCredentials;
+  readonly rateLimit: {
+    readonly perAddress: { readonly max: number; readonly window: number };
+    readonly perUsername: { readonly max: number; readonly window: number };
+  };
+  /** publicOrigins: accepted as Origin of the gateway's own pages. */
+  readonly allowedOrigins: ReadonlySet<string>;
+  /** publicOrigins and login.allowedRedirectOrigins: where a post-login redirect may go. */
+  readonly redirectOrigins: ReadonlySet<string>;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+export type EndpointHandler = (ex: Exchange) => Promise<void>;
+
+const MAX_FIELD = 1024;
+
+function requireSameOrigin(ex: Exchange, deps: AuthEndpointDeps): void {
+  if (!sameOriginRequest(ex, deps.allowedOrigins)) throw new GatewayError('csrf_failed', { detail: 'origin' });
+}
+
+async function signedIn(ex: Exchange, deps: AuthEndpointDeps): Promise<Principal> {
+  const p = await deps.sessionAuth.authenticate(ex);
+  if (!p?.session) throw new GatewayError('unauthenticated', { headers: { 'www-authenticate': `Cookie realm="gateway"` } });
+  return p;
+}
+
+function userKey(username: string): string {
+  return `user:${createHash('sha256').update(username.trim().toLowerCase()).digest('base64url')}`;
+}
+
+function retryAfter(ms: number): Record<string, string> {
+  return { 'retry-after': String(Math.max(1, Math.ceil(ms / 1000))) };
+}
+
+async function login(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
+  requireSameOrigin(ex, deps);
+  const { kind, fields } = await readFields(ex.req, 16 * 1024);
+  const { username, password } = fields;
+  if (!username || !password || username.length > MAX_FIELD || password.length > MAX_FIELD) {
+    throw new GatewayError('invalid_body', { detail: 'username and password are required' });
+  }
+  const ipKey = `ip:${ex.clientIp}`;
+  const uKey = userKey(username);
+  const { perAddress, perUsername } = deps.rateLimit;
+  const [byIp, byUser] = await Promise.all([deps.sessions.peek(ipKey), deps.sessions.peek(uKey)]);
+  if (byIp.count >= perAddress.max || byUser.count >= perUsername.max) {
+    const limit = byIp.count >= perAddress.max ? 'address' : 'username';
+    deps.metrics.rateLimited.labels(limit).inc();
+    deps.metrics.loginAttempts.labels('rate_limited').inc();
+    throw new GatewayError('rate_limited', { headers: retryAfter(limit === 'address' ? byIp.resetInMs : byUser.resetInMs) });
+  }
+
+  const result = await deps.verify(username, password);
+  if (!result.ok) {
+    if (result.reason === 'unavailable') {
+      deps.metrics.loginAttempts.labels('error').inc();
+      throw new GatewayError('login_unavailable');
+    }
+    await Promise.all([deps.sessions.hit(ipKey, perAddress.window), deps.sessions.hit(uKey, perUsername.window)]);
+    deps.metrics.loginAttempts.labels('invalid_credentials').inc();
+    deps.logger.info({ requestId: ex.requestId, client: ex.clientIp }, 'sign-in refused');
+    if (kind === 'form') {
+      ex.res.writeHead(303, { location: `/auth/login?failed=1&return=${encodeURIComponent(fields.redirect ?? '/')}`, 'cache-control': 'no-store' });
+      ex.res.end();
+      return;
+    }
+    throw new GatewayError('invalid_credentials');
+  }
+
+  // No fixation: whatever session this browser had is destroyed before a new one is made.
+  const previous = readCookie(ex.req.headers.cookie, deps.cookie.name);
+  if (previous && isSessionIdShape(previous)) await deps.sessions.revoke(hashSessionId(previous), 'login_replaced');
+  await deps.sessions.clear(uKey);
+  const { id, session } = await deps.sessions.create({
+    sub: result.sub,
+    claims: result.claims,
+    clientIp: ex.clientIp,
+    userAgent: typeof ex.req.headers['user-agent'] === 'string' ? ex.req.headers['user-agent'] : '',
+  });
+  deps.metrics.loginAttempts.labels('success').inc();
+  deps.logger.info({ requestId: ex.requestId, sub: result.sub, session: session.handle }, 'signed in');
+  const cookie = serializeCookie(deps.cookie.name, id, deps.cookie.attrs);
+  const redirect = safeRedirect(fields.redirect, deps.redirectOrigins);
+  if (kind === 'form') {
+    ex.res.writeHead(303, { location: redirect, 'set-cookie': cookie, 'cache-control': 'no-store' });
+    ex.res.end();
+    return;
+  }
+  sendJson(ex.res, 200, { sub: result.sub, session: session.handle, expiresAt: new Date(session.expiresAt).toISOString(), redirect }, { 'set-cookie': cookie });
+}
+
+async function logout(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
+  requireSameOrigin(ex, deps);
+  const p = await signedIn(ex, deps);
+  await deps.sessions.revoke(p.session?.idHash as string, 'logout');
+  deps.minter.forget(p.sessionHandle);
+  sendEmpty(ex.res, 204, { 'set-cookie': clearCookie(deps.cookie.name, deps.cookie.attrs) });
+}
+
+async function logoutAll(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
+  requireSameOrigin(ex, deps);
+  const p = await signedIn(ex, deps);
+  const revoked = await deps.sessions.revokeUser(p.sub, 'logout_all');
+  sendJson(ex.res, 200, { revoked }, { 'set-cookie': clearCookie(deps.cookie.name, deps.cookie.attrs) });
+}
+
+async function listSessions(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
+  const p = await signedIn(ex, deps);
+  const sessions = await deps.sessions.list(p.sub);
+  sendJson(ex.res, 200, {
+    sessions: sessions
+      .sort((a, b) => b.lastSeenAt - a.lastSeenAt)
+      .map((s) => ({
+        handle: s.handle,
+        createdAt: new Date(s.createdAt).toISOString(),
+        lastSeenAt: new Date(s.lastSeenAt).toISOString(),
+        expiresAt: new Date(s.expiresAt).toISOString(),
+        clientIp: s.clientIp,
+        userAgent: s.userAgent,
+        current: s.handle === p.sessionHandle,
+      })),
+  });
+}
+
+async function deleteSession(ex: Exchange, deps: AuthEndpointDeps, handle: string): Promise<void> {
+  requireSameOrigin(ex, deps);
+  const p = await signedIn(ex, deps);
+  const target = (await deps.sessions.list(p.sub)).find((s) => s.handle === handle);
+  if (!target) throw new GatewayError('session_not_found');
+  await deps.sessions.revoke(target.idHash, 'session_deleted');
+  deps.minter.forget(handle);
+  const headers: Record<string, string> = handle === p.sessionHandle ? { 'set-cookie': clearCookie(deps.cookie.name, deps.cookie.attrs) } : {};
+  sendEmpty(ex.res, 204, headers);
+}
+
+async function csrfToken(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
+  const p = await signedIn(ex, deps);
+  sendJson(ex.res, 200, { csrfToken: p.session?.csrfToken, header: 'X-CSRF-Token' });
+}
+
+async function loginPage(ex: Exchange): Promise<void> {
+  const params = new URLSearchParams(ex.query.slice(1));
+  sendLoginPage(ex.res, params.get('return') ?? '/', params.get('failed') === '1');
+}
+
+const SESSION_PATH = /^\/auth\/sessions\/([A-Za-z0-9_-]{22})$/;
+
+/** The endpoint for a method and normalized path, or undefined: the request goes down the proxy path. */
+export function authEndpoints(deps: AuthEndpointDeps): (method: string, path: string) => EndpointHandler | undefined {
+  const table = new Map<string, EndpointHandler>([
+    ['GET /auth/login', (ex) => loginPage(ex)],
+    ['POST /auth/login', (ex) => login(ex, deps)],
+    ['POST /auth/logout', (ex) => logout(ex, deps)],
+    ['POST /auth/logout-all', (ex) => logoutAll(ex, deps)],
+    ['GET /auth/sessions', (ex) => listSessions(ex, deps)],
+    ['GET /auth/csrf', (ex) => csrfToken(ex, deps)],
+  ]);
+  return (method, path) => {
+    if (!path.startsWith('/auth/')) return undefined;
+    const direct = table.get(`${method === 'HEAD' ? 'GET' : method} ${path}`);
+    if (direct) return direct;
+    const m = method === 'DELETE' ? SESSION_PATH.exec(path) : null;
+    if (m) return (ex) => deleteSession(ex, deps, m[1] as string);
+    // /auth/ belongs to the gateway: nothing under it goes upstream.
+    const known = [...table.keys()].some((k) => k.endsWith(` ${path}`)) || SESSION_PATH.test(path);
+    return async () => {
+      throw known ? new GatewayError('method_not_allowed') : new GatewayError('route_not_found');
+    };
+  };
+}

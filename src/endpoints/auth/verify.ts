@@ -1,0 +1,37 @@
+// The credential check: the gateway never stores passwords; it asks the legacy backend's
+// verification endpoint (login.verifyUrl), which answers 200 {"sub", "claims"} or 401.
+import { request } from 'undici';
+
+export type VerifyResult = { ok: true; sub: string; claims: Record<string, unknown> } | { ok: false; reason: 'invalid' | 'unavailable' };
+
+export type VerifyCredentials = (username: string, password: string) => Promise<VerifyResult>;
+
+export function httpCredentialCheck(verifyUrl: string | undefined, timeoutMs: number): VerifyCredentials {
+  return async (username, password) => {
+    if (!verifyUrl) return { ok: false, reason: 'unavailable' };
+    try {
+      const res = await request(verifyUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ username, password }),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        maxRedirections: 0,
+      } as Parameters<typeof request>[1]);
+      if (res.statusCode === 401 || res.statusCode === 403) {
+        await res.body.dump();
+        return { ok: false, reason: 'invalid' };
+      }
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        return { ok: false, reason: 'unavailable' };
+      }
+      const body = (await res.body.json()) as { sub?: unknown; claims?: unknown };
+      if (typeof body.sub !== 'string' || body.sub.length === 0 || body.sub.length > 256) return { ok: false, reason: 'unavailable' };
+      const claims = typeof body.claims === 'object' && body.claims !== null && !Array.isArray(body.claims) ? (body.claims as Record<string, unknown>) : {};
+      return { ok: true, sub: body.sub, claims };
+    } catch {
+      return { ok: false, reason: 'unavailable' };
+    }
+  };
+}

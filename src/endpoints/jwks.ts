@@ -1,0 +1,18 @@
+// GET /.well-known/jwks.json on both listeners: the public keys upstreams verify internal tokens
+// with. Cacheable for 5 minutes with an ETag: publish a new key at least that long before it signs.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { KeySet } from '../keys/keyset.js';
+
+export const JWKS_PATH = '/.well-known/jwks.json';
+
+export function serveJwks(keys: KeySet, req: IncomingMessage, res: ServerResponse): void {
+  const { body, etag } = keys.jwks;
+  const headers = { etag, 'cache-control': 'public, max-age=300', 'content-type': 'application/jwk-set+json' };
+  if (req.headers['if-none-match'] === etag) {
+    res.writeHead(304, headers);
+    res.end();
+    return;
+  }
+  res.writeHead(200, { ...headers, 'content-length': Buffer.byteLength(body) });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}

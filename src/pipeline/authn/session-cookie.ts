@@ -1,0 +1,22 @@
+// The session-cookie authenticator: the browser's opaque cookie → the session in the store.
+import { GatewayError } from '../../errors.js';
+import { clearCookie, readCookie, type CookieAttributes } from '../../http/cookies.js';
+import type { SessionService } from '../../sessions/service.js';
+import type { Authenticator } from './authenticator.js';
+
+export function sessionCookieAuthenticator(sessions: SessionService, cookieName: string, attrs: CookieAttributes): Authenticator {
+  const cleared = clearCookie(cookieName, attrs);
+  return {
+    id: 'session',
+    async authenticate(ex) {
+      const value = readCookie(ex.req.headers.cookie, cookieName);
+      if (value === undefined || value === '') return undefined;
+      const result = await sessions.resolve(value);
+      if (result.kind === 'invalid') {
+        throw new GatewayError('session_invalid', { detail: result.reason, headers: { 'set-cookie': cleared } });
+      }
+      const s = result.session;
+      return { sub: s.sub, claims: s.claims, via: 'session', sessionHandle: s.handle, session: s };
+    },
+  };
+}

@@ -1,0 +1,81 @@
+// Internal tokens: short-lived JWTs the gateway signs for upstreams. A token is reused for the same
+// session and scope (audience + claims) until 3/4 of its lifetime has passed, so the hot path signs
+// rarely while an upstream always gets at least a quarter of the lifetime to use it.
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { LRUCache } from 'lru-cache';
+import type { Clock } from '../../forward/upstream-group.js';
+import type { KeySet } from '../../keys/keyset.js';
+import type { Principal } from '../principal.js';
+
+/** `typ` of internal tokens: never accepted back from clients as bearer tokens. */
+export const INTERNAL_TOKEN_TYPE = 'gateway-internal+jwt';
+const REUSE_FRACTION = 0.75;
+const RESERVED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'sid']);
+
+export interface MintScope {
+  readonly audience: string;
+  readonly claims: readonly string[];
+  /** Cache key part: audience and claims, computed once per route. */
+  readonly key: string;
+}
+
+export function mintScope(audience: string, claims: readonly string[]): MintScope {
+  return { audience, claims, key: `${audience}\n${claims.join(',')}` };
+}
+
+interface Cached {
+  token: string;
+  /** ms: reuse until then. */
+  reuseUntil: number;
+}
+
+export class TokenMinter {
+  private readonly cache: LRUCache<string, Cached>;
+
+  constructor(
+    private readonly keys: KeySet,
+    private readonly issuer: string,
+    private readonly ttlMs: number,
+    private readonly clock: Clock,
+    private readonly onMint: (audience: string) => void,
+    maxEntries = 50_000,
+  ) {
+    this.cache = new LRUCache({ max: maxEntries });
+  }
+
+  async token(principal: Principal, scope: MintScope): Promise<string> {
+    const key = `${principal.sessionHandle}\n${scope.key}`;
+    const now = this.clock.now();
+    const hit = this.cache.get(key);
+    if (hit && now < hit.reuseUntil) return hit.token;
+    const token = await this.sign(principal, scope, now);
+    this.cache.set(key, { token, reuseUntil: now + this.ttlMs * REUSE_FRACTION });
+    return token;
+  }
+
+  /** Forget tokens of a session (logout) so none is handed out again from this instance. */
+  forget(sessionHandle: string): void {
+    for (const k of this.cache.keys()) if (k.startsWith(`${sessionHandle}\n`)) this.cache.delete(k);
+  }
+
+  private async sign(principal: Principal, scope: MintScope, nowMs: number): Promise<string> {
+    const extra: Record<string, unknown> = {};
+    for (const name of scope.claims) {
+      if (!RESERVED.has(name) && principal.claims[name] !== undefined) extra[name] = principal.claims[name];
+    }
+    const iat = Math.floor(nowMs / 1000);
+    const { kid, alg, key } = this.keys.signing;
+    this.onMint(scope.audience);
+    return new SignJWT({ ...extra, sid: principal.sessionHandle })
+      .setProtectedHeader({ alg, kid, typ: INTERNAL_TOKEN_TYPE })
+      .setIssuer(this.issuer)
+      .setAudience(scope.audience)
+      .setSubject(principal.sub)
+      .setIssuedAt(iat)
+      .setNotBefore(iat)
+      .setExpirationTime(iat + Math.ceil(this.ttlMs / 1000))
+      .setJti(randomUUID())
+      .sign(key);
+  }
+}

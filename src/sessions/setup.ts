@@ -1,0 +1,72 @@
+// Picks and builds the session backend from configuration: Redis (one server, Sentinel or Cluster)
+// or the in-process store. Only a development config with `session.memoryFallback: true` may fall
+// back to memory when Redis does not answer at start, and then loudly; otherwise Redis being down
+// means protected routes answer 503 until it is back.
+import { createRedisClient, describeRedis, type RedisClient } from '../adapters/redis.js';
+import type { GatewayConfig } from '../config/schema.js';
+import type { Clock } from '../forward/upstream-group.js';
+import type { Logger } from '../log.js';
+import { MemoryBus, MemorySessionStore } from './memory-store.js';
+import { RedisBus, RedisSessionStore } from './redis-store.js';
+import type { InvalidationBus, SessionStore } from './store.js';
+
+export interface SessionBackend {
+  readonly kind: 'redis' | 'memory';
+  readonly store: SessionStore;
+  readonly bus: InvalidationBus;
+  /** The command client, for the express-session reader. */
+  readonly redis: RedisClient | undefined;
+  close(): Promise<void>;
+}
+
+function waitReady(client: RedisClient, ms: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => done(false), ms);
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      resolve(ok);
+    };
+    const onReady = () => done(true);
+    client.on('ready', onReady);
+  });
+}
+
+function memoryBackend(clock: Clock): SessionBackend {
+  return { kind: 'memory', store: new MemorySessionStore(clock), bus: new MemoryBus(), redis: undefined, close: async () => undefined };
+}
+
+export async function createSessionBackend(cfg: GatewayConfig, clock: Clock, logger: Logger): Promise<SessionBackend> {
+  const single = 'sessions live in this process only: one instance, lost on restart, no revocation across instances; development only';
+  if (cfg.session.store === 'memory') {
+    logger.warn({ store: 'memory' }, `session.store is memory: ${single}`);
+    return memoryBackend(clock);
+  }
+  const redis = createRedisClient(cfg.redis);
+  redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis error'));
+  const ready = await waitReady(redis, cfg.redis.connectTimeout);
+  if (!ready && cfg.session.memoryFallback) {
+    redis.disconnect();
+    logger.warn(
+      { redis: describeRedis(cfg.redis) },
+      `!!! Redis does not answer; session.memoryFallback is on, so ${single} !!!`,
+    );
+    return memoryBackend(clock);
+  }
+  if (!ready) logger.error({ redis: describeRedis(cfg.redis) }, 'Redis does not answer yet: protected routes answer 503 until it does');
+  const subscriber = createRedisClient(cfg.redis, 'subscriber');
+  subscriber.on('error', () => undefined);
+  const store = new RedisSessionStore(redis, cfg.redis.keyPrefix, cfg.session.absoluteTimeout);
+  const bus = new RedisBus(redis, subscriber, cfg.redis.keyPrefix);
+  return {
+    kind: 'redis',
+    store,
+    bus,
+    redis,
+    close: async () => {
+      await bus.close();
+      redis.disconnect();
+    },
+  };
+}
