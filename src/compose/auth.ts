@@ -57,6 +57,9 @@ export async function buildAuthLayer(opts: AuthLayerOptions): Promise<AuthLayer>
         return undefined;
       },
     });
+  }
+  if (backend.kind === 'redis' && s.cacheTtl > 0) {
+    // Only the session cache depends on the subscription; without a cache there is nothing to invalidate.
     opts.readiness.register({
       name: 'invalidation',
       check: async () => (backend.bus.connected ? undefined : 'pub/sub subscription down: session cache bypassed'),
