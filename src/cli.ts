@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from './config/load.js';
 import { ConfigError, formatProblem } from './errors.js';
 import { writeKey, SIGNING_ALGORITHMS, type SigningAlgorithm } from './keys/keygen.js';
-import { startGateway } from './main.js';
+import { revokeUser, startGateway } from './main.js';
 
 const HELP = `Usage: gateway <command> [options]
 
@@ -13,12 +13,15 @@ Commands:
   start          Run the gateway.
   check-config   Validate gateway.yaml and its routes file; exit 0 when valid, 1 otherwise.
   keygen         Write a new signing key (private JWK) into a keys directory.
+  sessions revoke --user SUB
+                 End every session of a user on every instance (as the admin endpoint does).
 
 Options:
   --config PATH  gateway.yaml to use (default: $GATEWAY_CONFIG, else ./config/gateway.yaml)
   --alg ALG      keygen: ${SIGNING_ALGORITHMS.join(', ')} (default ES256)
   --out DIR      keygen: directory to write into (default ./keys)
   --kid KID      keygen: key id (default: derived from the key's thumbprint)
+  --user SUB     sessions revoke: the user whose sessions end
   -h, --help     Show this help.
 `;
 
@@ -32,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
       alg: { type: 'string', default: 'ES256' },
       out: { type: 'string', default: './keys' },
       kid: { type: 'string' },
+      user: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -60,6 +64,20 @@ async function main(argv: string[]): Promise<number> {
       const written = await writeKey(values.out, values.alg as SigningAlgorithm, values.kid);
       console.log(`wrote ${written.file} (kid ${written.kid}, ${written.alg})`);
       return 0;
+    }
+    case 'sessions': {
+      if (positionals[1] !== 'revoke' || !values.user) {
+        console.error('usage: gateway sessions revoke --user SUB [--config PATH]');
+        return 2;
+      }
+      try {
+        const revoked = await revokeUser(configPath, values.user);
+        console.log(`revoked ${revoked} session(s) of ${values.user}`);
+        return 0;
+      } catch (err) {
+        if (err instanceof ConfigError) return reportConfigError(err);
+        throw err;
+      }
     }
     default:
       console.error(`unknown command "${command}"\n\n${HELP}`);

@@ -198,3 +198,33 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
 
   return { config, url, adminUrl, registry, logger, auth, reloadRoutes, shutdown };
 }
+
+/**
+ * `gateway sessions revoke --user SUB`: end every session of a user through the same session
+ * service (and invalidation channel) the running instances use.
+ */
+export async function revokeUser(configPath: string, sub: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const config = await loadConfig(configPath, env);
+  const logger = createLogger('warn');
+  const { createSessionBackend } = await import('./sessions/setup.js');
+  const { SessionService } = await import('./sessions/service.js');
+  const backend = await createSessionBackend({ ...config.gateway, session: { ...config.gateway.session, memoryFallback: false } }, systemClock, logger);
+  if (backend.kind !== 'redis') {
+    await backend.close();
+    throw new ConfigError([{ file: config.gatewayFile, line: 0, column: 0, path: 'session.store', message: 'revocation from the command line needs the redis store' }]);
+  }
+  const s = config.gateway.session;
+  const noop = () => undefined;
+  const sessions = new SessionService(
+    backend.store,
+    backend.bus,
+    systemClock,
+    { idleTimeoutMs: s.idleTimeout, absoluteTimeoutMs: s.absoluteTimeout, touchIntervalMs: 60_000, cacheTtlMs: 0, cacheMaxEntries: 1 },
+    { cache: noop, storeCall: noop, created: noop, revoked: noop },
+  );
+  try {
+    return await sessions.revokeUser(sub, 'user_revoked');
+  } finally {
+    await backend.close();
+  }
+}

@@ -210,7 +210,7 @@ describe('CSRF', () => {
   it('refuses cross-site unsafe requests by Sec-Fetch-Site and by Origin, never forwarding them', async () => {
     const id = await env.login('alice');
     const before = env.up.received.length;
-    for (const headers of [
+    for (const headers of <Record<string, string>[]>[
       { 'sec-fetch-site': 'cross-site', origin: env.origin },
       { origin: 'https://evil.example' },
       { origin: 'null' },
