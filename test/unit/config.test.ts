@@ -132,3 +132,23 @@ describe('loadConfig', () => {
     expect(p[0]).toMatch(/nope\.yaml cannot be read \(ENOENT\)/);
   });
 });
+
+describe('session cookie combinations browsers reject are refused at load', () => {
+  it.each([
+    ['__Host- with a domain', 'session:\n  cookie: { name: __Host-s, domain: example.com }\n', 'a __Host- cookie needs secure: true, path: / and no domain'],
+    ['__Host- without secure', 'session:\n  cookie: { name: __Host-s, secure: false }\n', 'a __Host- cookie needs secure: true'],
+    ['__Host- with a path', 'session:\n  cookie: { path: /app }\n', 'a __Host- cookie needs'],
+    ['SameSite=None without Secure', 'session:\n  cookie: { name: s, sameSite: none, secure: false }\n', 'sameSite: none needs secure: true'],
+    ['__Secure- without Secure', 'session:\n  cookie: { name: __Secure-s, secure: false }\n', 'a __Secure- cookie needs secure: true'],
+    ['absolute shorter than idle', 'session:\n  idleTimeout: 2h\n  absoluteTimeout: 1h\n', 'must not be shorter than idleTimeout'],
+    ['express-session without its settings', 'session:\n  format: express-session\n', 'is required with format: express-session'],
+  ])('%s', async (_name, yaml, message) => {
+    const p = await problems(yaml, okRoute);
+    expect(p.join('\n')).toContain(message);
+  });
+
+  it('accepts the defaults: __Host-session, Secure, SameSite=Lax, Path=/', async () => {
+    const cfg = await loadConfig(await files('', okRoute), {});
+    expect(cfg.gateway.session.cookie).toEqual({ name: '__Host-session', sameSite: 'lax', secure: true, path: '/' });
+  });
+});
