@@ -16,7 +16,10 @@ import { sendJson } from '../http/json-response.js';
 import { loadKeySet, type KeySet } from '../keys/keyset.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { Authenticator } from '../pipeline/authn/authenticator.js';
+import { expressSessionAuthenticator } from '../pipeline/authn/express-session.js';
 import { sessionCookieAuthenticator } from '../pipeline/authn/session-cookie.js';
+import { ExpressSessionReader } from '../sessions/express-session.js';
 import { TokenMinter } from '../pipeline/mint/minter.js';
 import type { AuthDeps } from '../pipeline/route.js';
 import { SessionService } from '../sessions/service.js';
@@ -94,6 +97,14 @@ export async function buildAuthLayer(opts: AuthLayerOptions): Promise<AuthLayer>
   const attrs: CookieAttributes = { sameSite: s.cookie.sameSite, secure: s.cookie.secure, domain: s.cookie.domain, path: s.cookie.path };
   const sessionAuth = sessionCookieAuthenticator(sessions, s.cookie.name, attrs);
   const allowedOrigins = new Set(gw.publicOrigins.map((o) => new URL(o).origin));
+  // In express-session mode routes read the Express app's sessions; /auth/* keeps serving native ones.
+  let routeAuth: Authenticator = sessionAuth;
+  let routeCookie = s.cookie.name;
+  if (s.format === 'express-session' && s.expressSession && backend.redis) {
+    const es = s.expressSession;
+    routeAuth = expressSessionAuthenticator(new ExpressSessionReader(backend.redis, es, clock), es.cookieName);
+    routeCookie = es.cookieName;
+  }
 
   const auth = authEndpoints({
     sessions,
@@ -130,13 +141,13 @@ export async function buildAuthLayer(opts: AuthLayerOptions): Promise<AuthLayer>
 
   return {
     routeDeps: {
-      session: sessionAuth,
+      session: routeAuth,
       minter,
       outcomes: { outcome: (route, result, reason) => metrics.authOutcomes.labels(route, result, reason).inc() },
       loginRedirect: gw.login.redirect,
-      challenge: `Cookie realm="gateway", cookie-name="${s.cookie.name}"`,
+      challenge: `Cookie realm="gateway", cookie-name="${routeCookie}"`,
       allowedOrigins,
-      sessionCookie: s.cookie.name,
+      sessionCookie: routeCookie,
     },
     endpoints,
     adminEndpoints,

@@ -217,6 +217,9 @@ export const gatewaySchema = z.strictObject({
   if (g.session.format === 'express-session' && !g.session.expressSession) {
     ctx.addIssue({ code: 'custom', path: ['session', 'expressSession'], message: 'is required with format: express-session' });
   }
+  if (g.session.format === 'express-session' && (g.session.store !== 'redis' || g.session.memoryFallback)) {
+    ctx.addIssue({ code: 'custom', path: ['session', 'format'], message: 'express-session sessions are read from Redis: needs store: redis without memoryFallback' });
+  }
   if (g.tokens.ttl <= 0 || g.tokens.ttl > 3_600_000) {
     ctx.addIssue({ code: 'custom', path: ['tokens', 'ttl'], message: 'must be between 1s and 1h: internal tokens are short-lived' });
   }

@@ -131,7 +131,7 @@ describe('while the invalidation channel is down', () => {
     expect(await status(gw.url, '/app/x', id)).toBe(200); // cached
     const admin = redis.client();
     // Kill the subscriber connection, then end the session behind the gateway's back: no message.
-    await admin.client('KILL', 'TYPE', 'pubsub');
+    await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
     for (const k of await admin.keys('gw:s:*')) await admin.del(k);
     admin.disconnect();
     expect(await status(gw.url, '/app/x', id)).toBe(401);
