@@ -1,0 +1,128 @@
+// The same sessions on Redis Sentinel and Redis Cluster (real redis-server processes), configured
+// only through gateway.yaml.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startRedis, type RedisServer } from '../support/redis.js';
+import { sessionRoutes, startSessionEnv, type SessionEnv } from '../support/session-gateway.js';
+
+const run = promisify(execFile);
+
+async function until(check: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('condition not met');
+}
+
+/** Sign in twice, use, list, log out everywhere; `whileSignedIn` looks at Redis in between. */
+async function exercise(env: SessionEnv, whileSignedIn: () => Promise<void>): Promise<void> {
+  const a = await env.login('alice');
+  const b = await env.login('alice');
+  expect((await env.get('/app/x', a)).status).toBe(200);
+  const list = JSON.parse((await env.get('/auth/sessions', a)).body) as { sessions: unknown[] };
+  expect(list.sessions).toHaveLength(2);
+  await whileSignedIn();
+  expect((await env.send('POST', '/auth/logout-all', a, { origin: env.origin })).status).toBe(200);
+  expect((await env.get('/app/x', a)).status).toBe(401);
+  expect((await env.get('/app/x', b)).status).toBe(401);
+}
+
+describe('Redis Sentinel', () => {
+  let sentinel: ChildProcess;
+  let dir: string;
+  let env: SessionEnv;
+  let master: RedisServer;
+
+  beforeAll(async () => {
+    master = await startRedis();
+    const port = await freePort();
+    dir = await mkdtemp(join(tmpdir(), 'gw-sentinel-'));
+    const conf = join(dir, 'sentinel.conf');
+    await writeFile(conf, `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor mymaster 127.0.0.1 ${master.port} 1\nsentinel down-after-milliseconds mymaster 2000\n`);
+    sentinel = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
+    await until(async () => {
+      const c = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      c.on('error', () => undefined);
+      try {
+        await c.connect();
+        const addr = (await c.call('SENTINEL', 'get-master-addr-by-name', 'mymaster')) as string[] | null;
+        return Array.isArray(addr) && addr[1] === String(master.port);
+      } finally {
+        c.disconnect();
+      }
+    });
+    env = await startSessionEnv({
+      gateway: { redis: { sentinel: { name: 'mymaster', nodes: [`127.0.0.1:${port}`] }, commandTimeout: '500ms' } },
+    });
+  }, 30_000);
+
+  afterAll(async () => {
+    await env?.close();
+    sentinel?.kill('SIGKILL');
+    await master?.dispose();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('finds the master through the sentinel and keeps sessions there', async () => {
+    await exercise(env, async () => {
+      const c = master.client();
+      expect((await c.keys('gw:s:*')).length).toBe(2);
+      c.disconnect();
+    });
+  });
+});
+
+describe('Redis Cluster', () => {
+  const nodes: RedisServer[] = [];
+  let env: SessionEnv;
+
+  beforeAll(async () => {
+    for (let i = 0; i < 3; i++) {
+      nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000']));
+    }
+    await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+    await until(async () => {
+      const c = nodes[0]?.client() as Redis;
+      try {
+        return ((await c.call('CLUSTER', 'INFO')) as string).includes('cluster_state:ok');
+      } finally {
+        c.disconnect();
+      }
+    });
+    env = await startSessionEnv({
+      gateway: { redis: { url: 'redis://127.0.0.1:1', cluster: { nodes: nodes.map((n) => n.url) }, commandTimeout: '1s' } },
+      routes: sessionRoutes,
+    });
+    // The harness started its own standalone server too; the gateway must not be using it.
+    await env.redis.stop();
+  }, 60_000);
+
+  afterAll(async () => {
+    await env?.close();
+    for (const n of nodes) await n.dispose();
+  });
+
+  it('keeps sessions, the user index and revocation working across slots', async () => {
+    await exercise(env, async () => {
+      // Two sessions and the user index (3 keys) live on the cluster's nodes.
+      const counts = await Promise.all(
+        nodes.map(async (n) => {
+          const c = n.client();
+          try {
+            return (await c.keys('gw:*')).length;
+          } finally {
+            c.disconnect();
+          }
+        }),
+      );
+      expect(counts.reduce((a, b) => a + b, 0)).toBe(3);
+    });
+  });
+});
