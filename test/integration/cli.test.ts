@@ -29,7 +29,7 @@ describe('gateway CLI', () => {
   it('check-config exits 0 on the shipped config', async () => {
     const r = await gateway(['check-config', '--config', 'config/gateway.yaml']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('ok (1 routes');
+    expect(r.stdout).toMatch(/ok \(\d+ routes/);
   });
 
   it('check-config prints every problem and exits 1; GATEWAY_CONFIG is the fallback', async () => {

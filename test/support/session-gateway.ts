@@ -67,9 +67,9 @@ export async function startSessionEnv(options: { gateway?: Record<string, unknow
     routes: (options.routes ?? sessionRoutes)(up.url),
     gateway: {
       redis: { url: redis.url, commandTimeout: '300ms', connectTimeout: '1s' },
-      login: { verifyUrl: `${verifier.url}/verify` },
       publicOrigins: ['http://app.example'],
       ...gwOpts,
+      login: { verifyUrl: `${verifier.url}/verify`, ...(gwOpts.login as object | undefined) },
       session: { store: 'redis', cookie: { name: COOKIE, secure: false }, ...(gwOpts.session as object | undefined) },
     },
   });
