@@ -1,0 +1,42 @@
+// The Node ceiling for proxying: node:http in front, an undici Pool.stream behind, keep-alive both
+// ways, hop-by-hop headers dropped, nothing else. What the gateway's public route is compared with.
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Pool, type Dispatcher } from 'undici';
+
+const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
+const pool = new Pool(process.env.ORIGIN as string, { connections: 256, pipelining: 1, keepAliveTimeout: 60_000 });
+
+function headersOf(h: IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const k in h) if (!HOP.has(k) && h[k] !== undefined) out[k] = h[k] as string | string[];
+  return out;
+}
+
+function factory({ statusCode, headers, opaque }: Dispatcher.StreamFactoryData<ServerResponse>) {
+  const res = opaque;
+  res.writeHead(statusCode, headersOf(headers as IncomingHttpHeaders));
+  return res;
+}
+
+const server = createServer((req, res) => {
+  pool
+    .stream<ServerResponse>(
+      {
+        path: req.url ?? '/',
+        method: req.method as Dispatcher.HttpMethod,
+        headers: headersOf(req.headers),
+        body: req.headers['content-length'] || req.headers['transfer-encoding'] ? req : null,
+        opaque: res,
+      },
+      factory,
+    )
+    .catch(() => {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
+});
+server.keepAliveTimeout = 60_000;
+server.listen(0, '127.0.0.1', () => {
+  process.stdout.write(JSON.stringify({ msg: 'listening', port: (server.address() as AddressInfo).port }) + '\n');
+});

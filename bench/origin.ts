@@ -1,0 +1,26 @@
+// The benchmark origin: a bare node:http server answering a small JSON body, or 64 KB at /big, and
+// the credential check the gateway calls at sign-in. Runs as its own process.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+const SMALL = Buffer.from(JSON.stringify({ ok: true, service: 'origin', note: 'a small answer of about one hundred bytes' }));
+const BIG = Buffer.alloc(64 * 1024, 'x');
+
+const server = createServer((req, res) => {
+  if (req.method === 'POST' && req.url === '/verify') {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ sub: 'bench-user', claims: { email: 'bench@example.com', roles: ['user'] } }));
+    });
+    return;
+  }
+  req.resume();
+  const body = req.url?.endsWith('/big') ? BIG : SMALL;
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+  res.end(body);
+});
+server.keepAliveTimeout = 60_000;
+server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
+  process.stdout.write(JSON.stringify({ msg: 'listening', port: (server.address() as AddressInfo).port }) + '\n');
+});

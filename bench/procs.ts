@@ -1,0 +1,116 @@
+// Processes the benchmark starts and measures: each is a separate OS process, stopped at the end.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+export interface Proc {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Where it listens: http://127.0.0.1:PORT. */
+  readonly url: string;
+  /** Admin URL for gateways. */
+  readonly adminUrl?: string;
+  stop(): Promise<void>;
+}
+
+const TICKS_PER_SECOND = 100; // Linux USER_HZ
+
+/** User + system CPU time of a process so far, in microseconds. */
+export function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS_PER_SECOND;
+}
+
+export function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? 0) * 1024;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Start a process and wait for its JSON "listening" line (`port`, or `url` and `adminUrl`). */
+export function startProc(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Proc> {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`${name} did not start: ${stderr}`)), 20_000);
+    const onData = (d: Buffer) => {
+      buf += d.toString();
+      let nl;
+      while ((nl = buf.indexOf('\n')) !== -1) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let msg: { msg?: string; port?: number; url?: string; adminUrl?: string };
+        try {
+          msg = JSON.parse(line) as typeof msg;
+        } catch {
+          continue;
+        }
+        if (msg.msg === 'listening' || msg.msg === 'gateway listening') {
+          clearTimeout(timer);
+          // Keep draining stdout (access logs) so the pipe never blocks the process.
+          child.stdout?.off('data', onData);
+          child.stdout?.resume();
+          const exited = new Promise<void>((r) => child.once('exit', () => r()));
+          resolve({
+            name,
+            child,
+            pid: child.pid as number,
+            url: msg.url ?? `http://127.0.0.1:${msg.port}`,
+            adminUrl: msg.adminUrl,
+            stop: async () => {
+              if (child.exitCode === null) child.kill('SIGTERM');
+              await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+              if (child.exitCode === null) child.kill('SIGKILL');
+            },
+          });
+        }
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${code}): ${stderr}`));
+    });
+  });
+}
+
+/** A redis-server on a free port, with nothing kept on disk. */
+export async function startRedisServer(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const { Redis } = await import('ioredis');
+  for (let i = 0; i < 100; i++) {
+    const c = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      await c.ping();
+      c.disconnect();
+      break;
+    } catch {
+      c.disconnect();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    pid: child.pid as number,
+    stop: async () => {
+      child.kill('SIGKILL');
+    },
+  };
+}

@@ -1,0 +1,189 @@
+// `npm run bench`: the origin, a bare undici proxy, redis-server and gateways run as separate
+// processes; autocannon drives load from this process. Every scenario runs at 50 and 100
+// connections, with a small and a 64 KB answer, three times, interleaved so drift hits all alike.
+// Writes bench/RESULTS.md (people) and bench/results.json (tools).
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import { request } from 'undici';
+import { stringify } from 'yaml';
+import { runMicro } from './micro.js';
+import { cpuMicros, rssBytes, startProc, startRedisServer, type Proc } from './procs.js';
+import { topFrames } from './profile.js';
+import { report, type Measurement, type ScenarioDef } from './report.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const CLI = join(ROOT, 'dist/src/cli.js');
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 2);
+const REPS = Number(process.env.BENCH_REPS ?? 3);
+const CONNECTIONS = [50, 100];
+const SIZES = ['small', '64k'] as const;
+const ES_SECRET = 'bench-express-secret';
+
+async function gatewayConfig(dir: string, redisUrl: string, originUrl: string, session: Record<string, unknown>): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(
+    join(dir, 'gateway.yaml'),
+    stringify({
+      listen: { host: '127.0.0.1', port: 0 },
+      admin: { host: '127.0.0.1', port: 0 },
+      publicOrigins: ['http://bench.example'],
+      redis: { url: redisUrl },
+      session: { store: 'redis', cookie: { name: 'gw-session', secure: false }, ...session },
+      login: { verifyUrl: `${originUrl}/verify` },
+      tokens: { keys: './keys', generateDevKey: true },
+      reload: { watchFile: false },
+      log: { level: 'info', accessLog: true },
+    }),
+  );
+  await writeFile(
+    join(dir, 'routes.yaml'),
+    stringify({
+      routes: [
+        { name: 'public', match: { path: '/pub' }, upstream: { url: originUrl }, auth: 'public' },
+        { name: 'app', match: { path: '/app' }, upstream: { url: originUrl }, auth: 'session', token: { audience: 'app', claims: ['email', 'roles'] } },
+      ],
+    }),
+  );
+  return join(dir, 'gateway.yaml');
+}
+
+function startGateway(name: string, config: string, extraArgs: string[] = []): Promise<Proc> {
+  return startProc(name, process.execPath, [...extraArgs, CLI, 'start', '--config', config]);
+}
+
+async function login(gw: Proc): Promise<string> {
+  const res = await request(`${gw.url}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: 'http://bench.example' },
+    body: JSON.stringify({ username: 'bench', password: 'bench' }),
+  });
+  await res.body.dump();
+  const cookie = /^gw-session=([^;]+)/.exec(String(res.headers['set-cookie']))?.[1];
+  if (!cookie) throw new Error(`sign-in failed: ${res.statusCode}`);
+  return `gw-session=${cookie}`;
+}
+
+/** A session as express-session + connect-redis would have written it. */
+async function expressSession(redisUrl: string): Promise<string> {
+  const id = randomBytes(24).toString('base64url');
+  const redis = new Redis(redisUrl);
+  await redis.set(
+    `sess:${id}`,
+    JSON.stringify({ cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000).toISOString(), httpOnly: true, path: '/' }, user: { id: 'bench-user', email: 'bench@example.com', roles: ['user'] } }),
+    'EX',
+    3600,
+  );
+  redis.disconnect();
+  const sig = createHmac('sha256', ES_SECRET).update(id).digest('base64').replace(/=+$/, '');
+  return `connect.sid=${encodeURIComponent(`s:${id}.${sig}`)}`;
+}
+
+async function load(url: string, connections: number, headers: Record<string, string>, durationS: number): Promise<autocannon.Result> {
+  return autocannon({ url, connections, duration: durationS, headers, pipelining: 1 });
+}
+
+async function measure(s: ScenarioDef & { base: string; proc: Proc; headers: Record<string, string> }, connections: number, size: string, rep: number): Promise<Measurement> {
+  const url = `${s.base}${s.path}${size === '64k' ? '/big' : ''}`;
+  let peak = rssBytes(s.proc.pid);
+  const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(s.proc.pid))), 100);
+  const cpuBefore = cpuMicros(s.proc.pid);
+  const r = await load(url, connections, s.headers, DURATION_S);
+  const cpu = cpuMicros(s.proc.pid) - cpuBefore;
+  clearInterval(sampler);
+  const total = r.requests.total;
+  return {
+    scenario: s.id,
+    connections,
+    size,
+    rep,
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+    requests: total,
+    cpuMicrosPerRequest: total > 0 ? cpu / total : 0,
+    peakRssBytes: peak,
+  };
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const work = await mkdtemp(join(tmpdir(), 'gw-bench-'));
+  const procs: Proc[] = [];
+  const redis = await startRedisServer();
+  try {
+    const origin = await startProc('origin', process.execPath, [join(ROOT, 'dist/bench/origin.js')]);
+    procs.push(origin);
+    const bare = await startProc('bare-proxy', process.execPath, [join(ROOT, 'dist/bench/bare-proxy.js')], { ORIGIN: origin.url });
+    procs.push(bare);
+    const cached = await startGateway('gateway', await gatewayConfig(join(work, 'cached'), redis.url, origin.url, { cacheTtl: '2s' }));
+    procs.push(cached);
+    const uncached = await startGateway('gateway-no-cache', await gatewayConfig(join(work, 'uncached'), redis.url, origin.url, { cacheTtl: 0 }));
+    procs.push(uncached);
+    const express = await startGateway(
+      'gateway-express-session',
+      await gatewayConfig(join(work, 'express'), redis.url, origin.url, {
+        format: 'express-session',
+        expressSession: { secrets: [ES_SECRET], subject: 'user.id', claims: { email: 'user.email', roles: 'user.roles' } },
+      }),
+    );
+    procs.push(express);
+
+    const scenarios: (ScenarioDef & { base: string; proc: Proc; headers: Record<string, string> })[] = [
+      { id: 1, name: 'origin directly (ceiling)', base: origin.url, path: '/pub', proc: origin, headers: {} },
+      { id: 2, name: 'bare undici proxy', base: bare.url, path: '/pub', proc: bare, headers: {} },
+      { id: 3, name: 'gateway, public route', base: cached.url, path: '/pub', proc: cached, headers: {} },
+      { id: 4, name: 'gateway, session, cache hit', base: cached.url, path: '/app', proc: cached, headers: { cookie: await login(cached) } },
+      { id: 5, name: 'gateway, session, Redis every request', base: uncached.url, path: '/app', proc: uncached, headers: { cookie: await login(uncached) } },
+      { id: 8, name: 'gateway, express-session mode', base: express.url, path: '/app', proc: express, headers: { cookie: await expressSession(redis.url) } },
+    ];
+
+    for (const s of scenarios) await load(`${s.base}${s.path}`, 50, s.headers, 1); // warm up JIT and pools
+    const results: Measurement[] = [];
+    for (let rep = 1; rep <= REPS; rep++) {
+      for (const connections of CONNECTIONS) {
+        for (const size of SIZES) {
+          for (const s of scenarios) {
+            const m = await measure(s, connections, size, rep);
+            results.push(m);
+            process.stdout.write(`rep ${rep} c${connections} ${size} #${s.id} ${s.name}: ${Math.round(m.rps)} req/s p99 ${m.p99} ms\n`);
+          }
+        }
+      }
+    }
+
+    // CPU profile of scenario 4 in a gateway of its own, so the profile holds only that load.
+    const profDir = join(work, 'prof');
+    const profiled = await startGateway('gateway-profiled', await gatewayConfig(join(work, 'profiled'), redis.url, origin.url, { cacheTtl: '2s' }), [
+      '--cpu-prof',
+      `--cpu-prof-dir=${profDir}`,
+    ]);
+    await load(`${profiled.url}/app`, 50, { cookie: await login(profiled) }, 3);
+    await profiled.stop();
+    const profFile = (await readdir(profDir)).find((f) => f.endsWith('.cpuprofile'));
+    const frames = profFile ? await topFrames(join(profDir, profFile)) : [];
+
+    const micro = await runMicro();
+    const out = report(
+      scenarios.map(({ id, name, path }) => ({ id, name, path })),
+      results,
+      micro,
+      frames,
+      { durationS: DURATION_S, reps: REPS, node: process.version, totalSeconds: (Date.now() - started) / 1000 },
+    );
+    await writeFile(join(ROOT, 'bench/RESULTS.md'), out.markdown);
+    await writeFile(join(ROOT, 'bench/results.json'), JSON.stringify(out.json, null, 2) + '\n');
+    process.stdout.write(`\nwrote bench/RESULTS.md and bench/results.json in ${Math.round((Date.now() - started) / 1000)} s\n`);
+  } finally {
+    for (const p of procs.reverse()) await p.stop();
+    await redis.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();
