@@ -18,6 +18,10 @@ export const REDACT_PATHS = [
   '*.token',
 ];
 
+/**
+ * Logs go to stdout asynchronously: a slow reader of stdout (a log shipper, a full pipe) must never
+ * block the event loop that serves requests. Pending lines are flushed on exit.
+ */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
@@ -27,6 +31,6 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination,
+    destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }

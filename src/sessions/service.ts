@@ -31,8 +31,13 @@ export interface ActiveSession extends StoredSession {
 
 export type ResolveResult = { kind: 'active'; session: ActiveSession } | { kind: 'invalid'; reason: 'malformed' | 'unknown' | 'expired' };
 
+const INVALID_MALFORMED: ResolveResult = { kind: 'invalid', reason: 'malformed' };
+const INVALID_UNKNOWN: ResolveResult = { kind: 'invalid', reason: 'unknown' };
+const INVALID_EXPIRED: ResolveResult = { kind: 'invalid', reason: 'expired' };
+
 export class SessionService {
-  private readonly cache: LRUCache<string, StoredSession> | undefined;
+  // Cached values are the ActiveSession objects handed out, so a hit allocates nothing.
+  private readonly cache: LRUCache<string, ActiveSession> | undefined;
 
   constructor(
     private readonly store: SessionStore,
@@ -96,30 +101,31 @@ export class SessionService {
   /** The session a cookie value names, if it is live. Store failures throw session_store_unavailable. */
   async resolve(cookieValue: string): Promise<ResolveResult> {
     // Refused before any store call: a malformed value cannot name a session.
-    if (!isSessionIdShape(cookieValue)) return { kind: 'invalid', reason: 'malformed' };
+    if (!isSessionIdShape(cookieValue)) return INVALID_MALFORMED;
     const idHash = hashSessionId(cookieValue);
     const now = this.clock.now();
-    let stored: StoredSession | undefined;
     const useCache = this.cache !== undefined && this.bus.connected;
-    if (useCache) stored = this.cache?.get(idHash);
-    if (stored) this.observe.cache('hit');
+    let session = useCache ? this.cache?.get(idHash) : undefined;
+    if (session) this.observe.cache('hit');
     else {
-      this.observe.cache(this.cache ? (useCache ? 'miss' : 'bypass') : 'bypass');
-      stored = await this.call('get', () => this.store.get(idHash));
-      if (!stored) return { kind: 'invalid', reason: 'unknown' };
-      if (useCache) this.cache?.set(idHash, stored);
+      this.observe.cache(useCache ? 'miss' : 'bypass');
+      const stored = await this.call('get', () => this.store.get(idHash));
+      if (!stored) return INVALID_UNKNOWN;
+      session = { ...stored, idHash };
+      if (useCache) this.cache?.set(idHash, session);
     }
-    if (now >= stored.expiresAt || now - stored.lastSeenAt >= this.settings.idleTimeoutMs) {
+    if (now >= session.expiresAt || now - session.lastSeenAt >= this.settings.idleTimeoutMs) {
       this.cache?.delete(idHash);
-      return { kind: 'invalid', reason: 'expired' };
+      return INVALID_EXPIRED;
     }
-    if (now - stored.lastSeenAt >= this.settings.touchIntervalMs) stored = await this.touch(idHash, stored, now);
-    return { kind: 'active', session: { ...stored, idHash } };
+    if (now - session.lastSeenAt >= this.settings.touchIntervalMs) session = await this.touch(session, now);
+    return { kind: 'active', session };
   }
 
-  private async touch(idHash: string, stored: StoredSession, now: number): Promise<StoredSession> {
-    const next = { ...stored, lastSeenAt: now };
-    await this.call('touch', () => this.store.touch(idHash, next, this.ttlFor(next, now)));
+  private async touch(session: ActiveSession, now: number): Promise<ActiveSession> {
+    const next: ActiveSession = { ...session, lastSeenAt: now };
+    const { idHash, ...stored } = next;
+    await this.call('touch', () => this.store.touch(idHash, stored, this.ttlFor(stored, now)));
     this.cache?.set(idHash, next);
     return next;
   }
