@@ -9,9 +9,11 @@ export const ERRORS = {
   request_smuggling: { status: 400, message: 'The request framing is ambiguous (Content-Length / Transfer-Encoding).' },
   upgrade_not_allowed: { status: 400, message: 'This route does not accept protocol upgrades.' },
   invalid_body: { status: 400, message: 'The request body is not valid for this endpoint.' },
+  invalid_grant: { status: 400, message: 'The refresh token is invalid, expired or revoked.' },
   unauthenticated: { status: 401, message: 'Sign in to continue.' },
   session_invalid: { status: 401, message: 'The session is unknown, expired or revoked; sign in again.' },
   invalid_credentials: { status: 401, message: 'The credentials were not accepted.' },
+  invalid_token: { status: 401, message: 'The bearer token is invalid, expired or revoked.' },
   forbidden: { status: 403, message: 'You are signed in but not allowed to do this.' },
   csrf_failed: { status: 403, message: 'The request failed the cross-site request forgery checks.' },
   session_not_found: { status: 404, message: 'No such session of yours.' },
@@ -28,6 +30,7 @@ export const ERRORS = {
   upstream_error: { status: 502, message: 'The upstream service failed while answering.' },
   login_unavailable: { status: 502, message: 'The credential check could not be completed.' },
   session_store_unavailable: { status: 503, message: 'Sessions cannot be checked right now; try again shortly.' },
+  issuer_unavailable: { status: 503, message: 'The token issuer\'s keys cannot be fetched right now; try again shortly.' },
   upstream_timeout: { status: 504, message: 'The upstream service did not answer in time.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -8,6 +8,7 @@ import { Registry } from 'prom-client';
 import { buildAuthLayer } from './compose/auth.js';
 import { loadConfig, loadRoutes, type LoadedConfig } from './config/load.js';
 import type { VerifyCredentials } from './endpoints/auth/verify.js';
+import type { JwksFetch } from './keys/remote-jwks.js';
 import { DEFAULT_IDENTITY_HEADERS } from './config/schema.js';
 import { contentHash, watchRoutesFile, type RoutesWatcher } from './config/watch.js';
 import { createAdminServer } from './endpoints/admin.js';
@@ -35,6 +36,8 @@ export interface StartOptions {
   readonly watchRoutes?: boolean;
   /** Replaces the HTTP credential check of login.verifyUrl. */
   readonly verify?: VerifyCredentials;
+  /** Replaces the HTTP fetch of issuers' JWKS. */
+  readonly jwksFetch?: JwksFetch;
 }
 
 export interface Gateway {
@@ -93,7 +96,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     connectTimeoutMs: gw.upstreams.connectTimeout,
     keepAliveTimeoutMs: gw.upstreams.keepAliveTimeout,
   });
-  const auth = await buildAuthLayer({ config, clock, logger, metrics, readiness, verify: opts.verify });
+  const auth = await buildAuthLayer({ config, clock, logger, metrics, readiness, verify: opts.verify, jwksFetch: opts.jwksFetch });
   const compileOptions = {
     auth: auth.routeDeps,
     pools,
@@ -205,26 +208,20 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
  */
 export async function revokeUser(configPath: string, sub: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const config = await loadConfig(configPath, env);
-  const logger = createLogger('warn');
-  const { createSessionBackend } = await import('./sessions/setup.js');
-  const { SessionService } = await import('./sessions/service.js');
-  const backend = await createSessionBackend({ ...config.gateway, session: { ...config.gateway.session, memoryFallback: false } }, systemClock, logger);
-  if (backend.kind !== 'redis') {
-    await backend.close();
+  if (config.gateway.session.store !== 'redis') {
     throw new ConfigError([{ file: config.gatewayFile, line: 0, column: 0, path: 'session.store', message: 'revocation from the command line needs the redis store' }]);
   }
-  const s = config.gateway.session;
-  const noop = () => undefined;
-  const sessions = new SessionService(
-    backend.store,
-    backend.bus,
-    systemClock,
-    { idleTimeoutMs: s.idleTimeout, absoluteTimeoutMs: s.absoluteTimeout, touchIntervalMs: 60_000, cacheTtlMs: 0, cacheMaxEntries: 1 },
-    { cache: noop, storeCall: noop, created: noop, revoked: noop },
-  );
+  const cfg = { ...config, gateway: { ...config.gateway, session: { ...config.gateway.session, memoryFallback: false } } };
+  const auth = await buildAuthLayer({
+    config: cfg,
+    clock: systemClock,
+    logger: createLogger('warn'),
+    metrics: createMetrics(new Registry(), { defaultMetrics: false }),
+    readiness: new Readiness(),
+  });
   try {
-    return await sessions.revokeUser(sub, 'user_revoked');
+    return await auth.revokeUser(sub, 'user_revoked');
   } finally {
-    await backend.close();
+    await auth.close();
   }
 }

@@ -24,6 +24,8 @@ import { TokenMinter } from '../pipeline/mint/minter.js';
 import type { AuthDeps } from '../pipeline/route.js';
 import { SessionService } from '../sessions/service.js';
 import { createSessionBackend, type SessionBackend } from '../sessions/setup.js';
+import type { JwksFetch } from '../keys/remote-jwks.js';
+import { buildTokenLayer, type TokenLayer } from './tokens.js';
 
 export interface AuthLayer {
   readonly routeDeps: AuthDeps;
@@ -32,6 +34,9 @@ export interface AuthLayer {
   readonly sessions: SessionService;
   readonly keys: KeySet;
   readonly backend: SessionBackend;
+  readonly tokens: TokenLayer;
+  /** Ends every session, refresh family and access token of a user, on every instance. */
+  revokeUser(sub: string, reason: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -43,6 +48,8 @@ export interface AuthLayerOptions {
   readonly readiness: Readiness;
   /** Replaces the HTTP credential check (tests of the login flow without a backend). */
   readonly verify?: VerifyCredentials;
+  /** Replaces the HTTP fetch of issuers' JWKS. */
+  readonly jwksFetch?: JwksFetch;
 }
 
 const ADMIN_REVOKE = /^\/admin\/users\/([^/]{1,256})\/revoke$/;
@@ -106,7 +113,24 @@ export async function buildAuthLayer(opts: AuthLayerOptions): Promise<AuthLayer>
     routeCookie = es.cookieName;
   }
 
+  const tokens = await buildTokenLayer({ config, backend, keys, clock, metrics, logger, jwksFetch: opts.jwksFetch });
+  const revokeUser = async (sub: string, reason: string): Promise<number> => {
+    const at = clock.now();
+    const n = await sessions.revokeUser(sub, reason);
+    await tokens.refresh.revokeUser(sub, reason);
+    try {
+      await tokens.notBefore.revoke(sub, at);
+      await backend.bus.publish({ type: 'user', sub, notBefore: at });
+    } catch (err) {
+      throw new GatewayError('session_store_unavailable', { cause: err });
+    }
+    return n;
+  };
+
   const auth = authEndpoints({
+    revokeUser,
+    refresh: tokens.refresh,
+    refreshCookie: gw.accessTokens.refresh.cookieName,
     sessions,
     minter,
     sessionAuth,
@@ -133,7 +157,7 @@ export async function buildAuthLayer(opts: AuthLayerOptions): Promise<AuthLayer>
       } catch {
         throw new GatewayError('invalid_body', { detail: 'bad user id' });
       }
-      const revoked = await sessions.revokeUser(sub, 'user_revoked');
+      const revoked = await revokeUser(sub, 'user_revoked');
       logger.info({ sub, revoked }, 'user revoked by admin');
       sendJson(res, 200, { sub, revoked });
     };
@@ -142,6 +166,7 @@ export async function buildAuthLayer(opts: AuthLayerOptions): Promise<AuthLayer>
   return {
     routeDeps: {
       session: routeAuth,
+      bearer: tokens.bearer,
       minter,
       outcomes: { outcome: (route, result, reason) => metrics.authOutcomes.labels(route, result, reason).inc() },
       loginRedirect: gw.login.redirect,
@@ -154,6 +179,11 @@ export async function buildAuthLayer(opts: AuthLayerOptions): Promise<AuthLayer>
     sessions,
     keys,
     backend,
-    close: () => backend.close(),
+    tokens,
+    revokeUser,
+    close: async () => {
+      tokens.close();
+      await backend.close();
+    },
   };
 }

@@ -193,6 +193,54 @@ export const gatewaySchema = z.strictObject({
     /** Development only: generate a signing key at start when the directory holds none (warns). */
     generateDevKey: z.boolean().default(false),
   }),
+  /** Other issuers whose bearer JWTs are accepted on bearer routes. */
+  issuers: z
+    .array(
+      z.strictObject({
+        /** `iss`, compared exactly. */
+        issuer: z.string().min(1),
+        jwksUrl: httpUrl(),
+        /** At least one must be in `aud`. */
+        audiences: z.array(z.string().min(1)).min(1),
+        /** Pinned here, never taken from the token. */
+        algorithms: z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).min(1),
+        /** Principal claim → dotted path in the token. `sub` is required. */
+        claims: z.record(z.string(), z.string()).default({ sub: 'sub' }),
+        clockTolerance: duration().default(30_000),
+        jwks: section({
+          /** Bounds on the issuer's Cache-Control max-age. */
+          minTtl: duration().default(60_000),
+          maxTtl: duration().default(86_400_000),
+          /** A refetch for an unknown kid happens at most this often. */
+          cooldown: duration().default(30_000),
+          /** How long the last good key set keeps serving while the issuer is down. */
+          staleFor: duration().default(3_600_000),
+          timeout: duration().default(5_000),
+          maxBytes: size().default(256 * 1024),
+        }),
+      }),
+    )
+    .default([]),
+  bearer: section({
+    /** Verified tokens cached (by a hash of the token) until their exp. */
+    cacheMaxEntries: numeric(z.number().int().positive()).default(10_000),
+    /** Per-user "not before" times are re-read from Redis at least this often (pub/sub pushes them at once). */
+    revocationSync: duration().default(5_000),
+  }),
+  /** Access and refresh tokens the gateway issues itself (POST /auth/token, /auth/refresh). */
+  accessTokens: section({
+    /** `aud` of the gateway's own access tokens. */
+    audience: z.string().min(1).default('gateway'),
+    ttl: duration().default(15 * 60_000),
+    refresh: section({
+      idleTimeout: duration().default(14 * 86_400_000),
+      absoluteTimeout: duration().default(90 * 86_400_000),
+      /** A client that lost the answer may retry with the same token this long and get the same new pair. */
+      graceWindow: duration().default(30_000),
+      /** HttpOnly cookie, scoped to the refresh path, for browsers that ask for it. */
+      cookieName: z.string().default('__Secure-refresh'),
+    }),
+  }),
   /** Reload routes.yaml when it changes on disk (SIGHUP always reloads). */
   reload: section({ watchFile: z.boolean().default(true) }),
   shutdown: section({ drainTimeout: duration().default(15_000) }),
@@ -220,14 +268,21 @@ export const gatewaySchema = z.strictObject({
   if (g.session.format === 'express-session' && (g.session.store !== 'redis' || g.session.memoryFallback)) {
     ctx.addIssue({ code: 'custom', path: ['session', 'format'], message: 'express-session sessions are read from Redis: needs store: redis without memoryFallback' });
   }
+  const seen = new Set<string>();
+  g.issuers.forEach((iss, i) => {
+    if (seen.has(iss.issuer)) ctx.addIssue({ code: 'custom', path: ['issuers', i, 'issuer'], message: 'is listed twice' });
+    seen.add(iss.issuer);
+    if (iss.issuer === g.tokens.issuer) {
+      ctx.addIssue({ code: 'custom', path: ['issuers', i, 'issuer'], message: 'is the gateway\'s own issuer (tokens.issuer); its access tokens are accepted without listing it' });
+    }
+    if (!('sub' in iss.claims)) ctx.addIssue({ code: 'custom', path: ['issuers', i, 'claims'], message: 'must map sub' });
+  });
   if (g.tokens.ttl <= 0 || g.tokens.ttl > 3_600_000) {
     ctx.addIssue({ code: 'custom', path: ['tokens', 'ttl'], message: 'must be between 1s and 1h: internal tokens are short-lived' });
   }
 });
 
 export const AUTH_MODES = ['public', 'session', 'bearer', 'session_or_bearer'] as const;
-/** Modes this build implements; the rest are refused at load with a clear message. */
-export const IMPLEMENTED_AUTH_MODES: ReadonlySet<string> = new Set(['public', 'session']);
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'] as const;
 
@@ -263,12 +318,7 @@ const routeSchema = z.strictObject({
       preserveHost: z.boolean().default(false),
     })
     .refine((u) => (u.url === undefined) !== (u.urls === undefined), 'give exactly one of url or urls'),
-  auth: z
-    .enum(AUTH_MODES)
-    .refine(
-      (v) => IMPLEMENTED_AUTH_MODES.has(v),
-      'must be public or session in this build: bearer and session_or_bearer are not implemented yet',
-    ),
+  auth: z.enum(AUTH_MODES),
   websocket: z.boolean().default(false),
   /** Who may pass, once authenticated: any of these roles (claim `roles`). 403 otherwise. */
   require: z.strictObject({ roles: z.array(z.string().min(1)).min(1).optional() }).optional(),

@@ -41,6 +41,7 @@ export interface CompileOptions {
 /** What authenticated routes are built from; made once at start, shared by every table. */
 export interface AuthDeps {
   readonly session: Authenticator;
+  readonly bearer: Authenticator;
   readonly minter: TokenMinter;
   readonly outcomes: AuthOutcomes;
   /** login.redirect: where browsers go when not signed in. */
@@ -65,11 +66,14 @@ export function originsOf(table: RouteTable<CompiledRoute>): Set<string> {
 
 function compileStages(c: RouteConfig, auth: AuthDeps): Stage[] {
   if (c.auth === 'public') return [];
+  // A route that takes both tries the bearer token first: an invalid one is refused, never
+  // downgraded to the cookie or to anonymous.
+  const authenticators = c.auth === 'session' ? [auth.session] : c.auth === 'bearer' ? [auth.bearer] : [auth.bearer, auth.session];
   const stages: Stage[] = [
-    authenticateStage([auth.session], {
+    authenticateStage(authenticators, {
       routeName: c.name,
-      loginRedirect: auth.loginRedirect,
-      challenge: auth.challenge,
+      loginRedirect: c.auth === 'bearer' ? undefined : auth.loginRedirect,
+      challenge: c.auth === 'session' ? auth.challenge : 'Bearer realm="gateway"',
       outcomes: auth.outcomes,
     }),
   ];
@@ -112,7 +116,8 @@ function compileRoute(c: RouteConfig, opts: CompileOptions): CompiledRoute {
     maxBodySize: c.maxBodySize ?? opts.defaultMaxBodySize,
     upstream: new UpstreamGroup(targets, opts.clock, opts.ejectForMs),
     // On authenticated routes the client's value of the token header is dropped: only the gateway's goes up.
-    dropHeaders: buildDropSet(c.auth === 'public' ? opts.identityHeaders : [...opts.identityHeaders, c.token.header]),
+    // The client's Authorization (its bearer token) never goes further either.
+    dropHeaders: buildDropSet(c.auth === 'public' ? opts.identityHeaders : [...opts.identityHeaders, c.token.header, 'authorization']),
     sessionCookie: opts.auth.sessionCookie,
     stages: compileStages(c, opts.auth),
   };

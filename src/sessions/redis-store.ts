@@ -125,7 +125,14 @@ export class RedisBus implements InvalidationBus {
     await this.publisher.publish(this.channel, JSON.stringify(event));
   }
 
+  private readonly handlers: { onEvent: (e: InvalidationEvent) => void; onGap: () => void }[] = [];
+
   subscribe(onEvent: (e: InvalidationEvent) => void, onGap: () => void): void {
+    this.handlers.push({ onEvent, onGap });
+    if (this.handlers.length === 1) this.listen();
+  }
+
+  private listen(): void {
     const down = () => {
       this.up = false;
     };
@@ -134,21 +141,24 @@ export class RedisBus implements InvalidationBus {
     this.subscriber.on('reconnecting', down);
     this.subscriber.on('error', () => undefined);
     // 'ready' comes before ioredis re-subscribes on its own, so subscribe explicitly and count
-    // the bus as up only once the subscription is confirmed.
+    // the bus as up only once the subscription is confirmed; then tell every handler about the gap.
     const attach = () =>
       this.subscriber.subscribe(this.channel).then(() => {
-        onGap();
+        for (const h of this.handlers) h.onGap();
         this.up = true;
       }, down);
     this.subscriber.on('ready', () => void attach());
     if (this.subscriber.status === 'ready') void attach();
     this.subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.channel) return;
+      let e: InvalidationEvent;
       try {
-        const e = JSON.parse(message) as InvalidationEvent;
-        if ((e.type === 'session' && typeof e.idHash === 'string') || (e.type === 'user' && typeof e.sub === 'string')) onEvent(e);
+        e = JSON.parse(message) as InvalidationEvent;
       } catch {
-        // not ours
+        return;
+      }
+      if ((e.type === 'session' && typeof e.idHash === 'string') || (e.type === 'user' && typeof e.sub === 'string')) {
+        for (const h of this.handlers) h.onEvent(e);
       }
     });
   }

@@ -44,11 +44,11 @@ export interface SessionStore {
 /** What instances tell each other so their session caches never outlive a revocation. */
 export type InvalidationEvent =
   | { readonly type: 'session'; readonly idHash: string }
-  | { readonly type: 'user'; readonly sub: string };
+  | { readonly type: 'user'; readonly sub: string; readonly notBefore?: number };
 
 export interface InvalidationBus {
   publish(event: InvalidationEvent): Promise<void>;
-  /** `onEvent` gets every event (own ones too); `onGap` is called when events may have been missed. */
+  /** `onEvent` gets every event (own ones too); `onGap` is called when events may have been missed. Several subscribers may register. */
   subscribe(onEvent: (e: InvalidationEvent) => void, onGap: () => void): void;
   /** False while the subscription is down: the session cache must not be used then. */
   readonly connected: boolean;

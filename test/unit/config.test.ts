@@ -107,11 +107,6 @@ describe('loadConfig', () => {
     );
   });
 
-  it('refuses auth modes this build does not implement, clearly', async () => {
-    const p = await problems('', okRoute.replace('auth: public', 'auth: bearer'));
-    expect(p).toEqual([expect.stringContaining('routes[0].auth: "bearer" must be public or session in this build')]);
-  });
-
   it('refuses unknown keys in routes, with the allowed ones', async () => {
     const p = await problems('', okRoute.replace('auth: public', 'auth: public\n    websockets: true'));
     expect(p[0]).toMatch(/^routes\.yaml:6:5 routes\[0\]\.websockets: unknown key; allowed here: name, match, upstream, auth, websocket/);

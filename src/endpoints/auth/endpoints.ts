@@ -14,6 +14,7 @@ import type { Exchange } from '../../pipeline/exchange.js';
 import type { TokenMinter } from '../../pipeline/mint/minter.js';
 import type { Principal } from '../../pipeline/principal.js';
 import { isSessionIdShape, hashSessionId } from '../../sessions/ids.js';
+import type { RefreshService } from '../../sessions/refresh-service.js';
 import type { SessionService } from '../../sessions/service.js';
 import { sendLoginPage } from './login-page.js';
 import { safeRedirect } from './redirects.js';
@@ -35,6 +36,12 @@ export interface AuthEndpointDeps {
   readonly redirectOrigins: ReadonlySet<string>;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** Ends every session, refresh family and access token of a user, on every instance. */
+  readonly revokeUser: (sub: string, reason: string) => Promise<number>;
+  /** The gateway's own access and refresh tokens. */
+  readonly refresh: RefreshService;
+  /** HttpOnly cookie for refresh tokens, scoped to /auth/refresh. */
+  readonly refreshCookie: string;
 }
 
 export type EndpointHandler = (ex: Exchange) => Promise<void>;
@@ -59,9 +66,10 @@ function retryAfter(ms: number): Record<string, string> {
   return { 'retry-after': String(Math.max(1, Math.ceil(ms / 1000))) };
 }
 
-async function login(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
-  requireSameOrigin(ex, deps);
-  const { kind, fields } = await readFields(ex.req, 16 * 1024);
+type Checked = { ok: true; sub: string; claims: Record<string, unknown>; userKey: string } | { ok: false };
+
+/** Rate limits, then the credential check; failures are counted. Throws 429, 502 or 400. */
+async function checkCredentials(ex: Exchange, deps: AuthEndpointDeps, fields: Record<string, string>): Promise<Checked> {
   const { username, password } = fields;
   if (!username || !password || username.length > MAX_FIELD || password.length > MAX_FIELD) {
     throw new GatewayError('invalid_body', { detail: 'username and password are required' });
@@ -76,7 +84,6 @@ async function login(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
     deps.metrics.loginAttempts.labels('rate_limited').inc();
     throw new GatewayError('rate_limited', { headers: retryAfter(limit === 'address' ? byIp.resetInMs : byUser.resetInMs) });
   }
-
   const result = await deps.verify(username, password);
   if (!result.ok) {
     if (result.reason === 'unavailable') {
@@ -86,6 +93,18 @@ async function login(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
     await Promise.all([deps.sessions.hit(ipKey, perAddress.window), deps.sessions.hit(uKey, perUsername.window)]);
     deps.metrics.loginAttempts.labels('invalid_credentials').inc();
     deps.logger.info({ requestId: ex.requestId, client: ex.clientIp }, 'sign-in refused');
+    return { ok: false };
+  }
+  await deps.sessions.clear(uKey);
+  deps.metrics.loginAttempts.labels('success').inc();
+  return { ok: true, sub: result.sub, claims: result.claims, userKey: uKey };
+}
+
+async function login(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
+  requireSameOrigin(ex, deps);
+  const { kind, fields } = await readFields(ex.req, 16 * 1024);
+  const result = await checkCredentials(ex, deps, fields);
+  if (!result.ok) {
     if (kind === 'form') {
       ex.res.writeHead(303, { location: `/auth/login?failed=1&return=${encodeURIComponent(fields.redirect ?? '/')}`, 'cache-control': 'no-store' });
       ex.res.end();
@@ -97,14 +116,12 @@ async function login(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
   // No fixation: whatever session this browser had is destroyed before a new one is made.
   const previous = readCookie(ex.req.headers.cookie, deps.cookie.name);
   if (previous && isSessionIdShape(previous)) await deps.sessions.revoke(hashSessionId(previous), 'login_replaced');
-  await deps.sessions.clear(uKey);
   const { id, session } = await deps.sessions.create({
     sub: result.sub,
     claims: result.claims,
     clientIp: ex.clientIp,
     userAgent: typeof ex.req.headers['user-agent'] === 'string' ? ex.req.headers['user-agent'] : '',
   });
-  deps.metrics.loginAttempts.labels('success').inc();
   deps.logger.info({ requestId: ex.requestId, sub: result.sub, session: session.handle }, 'signed in');
   const cookie = serializeCookie(deps.cookie.name, id, deps.cookie.attrs);
   const redirect = safeRedirect(fields.redirect, deps.redirectOrigins);
@@ -127,7 +144,7 @@ async function logout(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
 async function logoutAll(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
   requireSameOrigin(ex, deps);
   const p = await signedIn(ex, deps);
-  const revoked = await deps.sessions.revokeUser(p.sub, 'logout_all');
+  const revoked = await deps.revokeUser(p.sub, 'logout_all');
   sendJson(ex.res, 200, { revoked }, { 'set-cookie': clearCookie(deps.cookie.name, deps.cookie.attrs) });
 }
 
@@ -165,6 +182,36 @@ async function csrfToken(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
   sendJson(ex.res, 200, { csrfToken: p.session?.csrfToken, header: 'X-CSRF-Token' });
 }
 
+/** POST /auth/token: credentials in, the gateway's own access and refresh tokens out. */
+async function token(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
+  const { fields } = await readFields(ex.req, 16 * 1024);
+  const result = await checkCredentials(ex, deps, fields);
+  if (!result.ok) throw new GatewayError('invalid_credentials');
+  const pair = await deps.refresh.issue(result.sub, result.claims);
+  deps.logger.info({ requestId: ex.requestId, sub: result.sub }, 'tokens issued');
+  sendJson(ex.res, 200, pair, refreshCookieHeader(deps, fields, pair.refresh_token));
+}
+
+function refreshCookieHeader(deps: AuthEndpointDeps, fields: Record<string, string>, refreshToken: string): Record<string, string> {
+  if (fields.refresh_cookie !== 'true' && fields.refresh_cookie !== '1') return {};
+  const attrs = { ...deps.cookie.attrs, path: '/auth/refresh', domain: undefined, sameSite: 'strict' as const };
+  return { 'set-cookie': serializeCookie(deps.refreshCookie, refreshToken, attrs) };
+}
+
+/** POST /auth/refresh: rotate a refresh token (from the body or the refresh cookie, never the query). */
+async function refresh(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
+  if (/(?:^|[?&])refresh_token=/.test(ex.query)) throw new GatewayError('invalid_grant', { detail: 'refresh token in the query string' });
+  let fields: Record<string, string> = {};
+  if (ex.req.headers['content-type'] !== undefined) fields = (await readFields(ex.req, 16 * 1024)).fields;
+  const fromCookie = readCookie(ex.req.headers.cookie, deps.refreshCookie);
+  const presented = fields.refresh_token ?? fromCookie;
+  if (!presented) throw new GatewayError('invalid_grant', { detail: 'no refresh token' });
+  if (fromCookie && !fields.refresh_token) requireSameOrigin(ex, deps);
+  const pair = await deps.refresh.refresh(presented);
+  const viaCookie = fromCookie !== undefined && !fields.refresh_token;
+  sendJson(ex.res, 200, pair, viaCookie ? refreshCookieHeader(deps, { refresh_cookie: 'true' }, pair.refresh_token) : {});
+}
+
 async function loginPage(ex: Exchange): Promise<void> {
   const params = new URLSearchParams(ex.query.slice(1));
   sendLoginPage(ex.res, params.get('return') ?? '/', params.get('failed') === '1');
@@ -181,6 +228,8 @@ export function authEndpoints(deps: AuthEndpointDeps): (method: string, path: st
     ['POST /auth/logout-all', (ex) => logoutAll(ex, deps)],
     ['GET /auth/sessions', (ex) => listSessions(ex, deps)],
     ['GET /auth/csrf', (ex) => csrfToken(ex, deps)],
+    ['POST /auth/token', (ex) => token(ex, deps)],
+    ['POST /auth/refresh', (ex) => refresh(ex, deps)],
   ]);
   return (method, path) => {
     if (!path.startsWith('/auth/')) return undefined;

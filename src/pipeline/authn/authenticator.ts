@@ -70,5 +70,5 @@ function refusal(
   if (opts.loginRedirect && wantsLoginPage(ex)) {
     return new GatewayError(code, { status: 302, headers: { ...headers, location: loginLocation(opts.loginRedirect, ex) } });
   }
-  return new GatewayError(code, { headers: { ...headers, 'www-authenticate': opts.challenge } });
+  return new GatewayError(code, { headers: { 'www-authenticate': opts.challenge, ...headers } });
 }

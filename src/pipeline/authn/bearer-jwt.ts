@@ -1,0 +1,200 @@
+// The bearer-JWT authenticator: `Authorization: Bearer <jwt>` from a configured issuer (keys from
+// its cached JWKS) or the gateway's own access tokens (keys from its key set). The algorithm list
+// comes from configuration, never from the token; `jku`, `x5u`, `jwk` and `x5c` headers are never
+// used to find a key; an unknown `crit` is refused (jose). Verified tokens are cached by a hash of
+// the token until their exp, so a busy client does not cost a signature check per request.
+import { hash, type KeyObject } from 'node:crypto';
+import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { LRUCache } from 'lru-cache';
+import { GatewayError } from '../../errors.js';
+import type { Clock } from '../../forward/upstream-group.js';
+import type { KeySet } from '../../keys/keyset.js';
+import { JwksUnavailableError, NoMatchingKeyError, type RemoteJwks } from '../../keys/remote-jwks.js';
+import type { NotBeforeRegistry } from '../../sessions/not-before.js';
+import type { Principal } from '../principal.js';
+import { ACCESS_TOKEN_TYPE } from '../mint/access-token.js';
+import type { Authenticator } from './authenticator.js';
+
+export interface TrustedIssuer {
+  readonly issuer: string;
+  readonly jwks: RemoteJwks;
+  readonly audiences: readonly string[];
+  readonly algorithms: readonly string[];
+  /** Principal claim → dotted path in the token; must include `sub`. */
+  readonly claims: Readonly<Record<string, string>>;
+  readonly clockToleranceS: number;
+}
+
+export interface OwnTokens {
+  readonly issuer: string;
+  readonly audience: string;
+  readonly keys: KeySet;
+}
+
+export interface BearerObserver {
+  outcome(issuer: string, result: 'verified' | 'refused', reason: string): void;
+  cache(result: 'hit' | 'miss'): void;
+}
+
+interface Verified {
+  readonly principal: Principal;
+  readonly expMs: number;
+  readonly own: boolean;
+  readonly iat: number;
+}
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const BEARER = /^Bearer +(\S+)$/i;
+
+function at(payload: JWTPayload, path: string): unknown {
+  let v: unknown = payload;
+  for (const part of path.split('.')) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<string, unknown>)[part];
+  }
+  return v;
+}
+
+function reasonOf(err: unknown): string {
+  if (err instanceof NoMatchingKeyError) return 'unknown_key';
+  if (err instanceof joseErrors.JWTExpired) return 'expired';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return `claim_${err.claim}`;
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'algorithm';
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'signature';
+  if (err instanceof joseErrors.JOSENotSupported) return 'unsupported';
+  return 'malformed';
+}
+
+function refuse(reason: string): GatewayError {
+  return new GatewayError('invalid_token', {
+    detail: reason,
+    headers: { 'www-authenticate': 'Bearer realm="gateway", error="invalid_token"' },
+  });
+}
+
+export function bearerAuthenticator(
+  issuers: ReadonlyMap<string, TrustedIssuer>,
+  own: OwnTokens,
+  notBefore: NotBeforeRegistry,
+  clock: Clock,
+  observe: BearerObserver,
+  cacheMaxEntries: number,
+): Authenticator {
+  const cache = new LRUCache<string, Verified>({ max: cacheMaxEntries });
+  const ownAlgorithms = [own.keys.signing.alg];
+  const ownKey = (header: { kid?: string; alg?: string }): KeyObject | Uint8Array => {
+    const v = header.kid ? own.keys.verifiers.get(header.kid) : undefined;
+    if (!v || v.alg !== header.alg) throw new NoMatchingKeyError();
+    return v.key as KeyObject | Uint8Array;
+  };
+
+  async function verify(token: string): Promise<Verified> {
+    let iss: unknown;
+    try {
+      iss = decodeJwt(token).iss;
+    } catch {
+      throw refuse('malformed');
+    }
+    const now = new Date(clock.now());
+    if (iss === own.issuer) {
+      const { payload } = await jwtVerify(token, ownKey, {
+        issuer: own.issuer,
+        audience: own.audience,
+        algorithms: ownAlgorithms,
+        typ: ACCESS_TOKEN_TYPE,
+        requiredClaims: ['exp', 'iat', 'sub'],
+        currentDate: now,
+      });
+      const { iss: _i, aud: _a, exp: _e, nbf: _n, iat: _t, jti: _j, sub, sid, ...claims } = payload;
+      return {
+        principal: { sub: sub as string, claims, via: 'bearer', sessionHandle: typeof sid === 'string' ? sid : `own:${hash('sha256', token, 'base64url').slice(0, 22)}` },
+        expMs: (payload.exp as number) * 1000,
+        own: true,
+        iat: payload.iat as number,
+      };
+    }
+    const trusted = typeof iss === 'string' ? issuers.get(iss) : undefined;
+    if (!trusted) throw refuse('unknown_issuer');
+    const { payload } = await jwtVerify(token, (header) => trusted.jwks.getKey(header), {
+      issuer: trusted.issuer,
+      audience: [...trusted.audiences],
+      algorithms: [...trusted.algorithms],
+      clockTolerance: trusted.clockToleranceS,
+      requiredClaims: ['exp'],
+      currentDate: now,
+    });
+    const claims: Record<string, unknown> = {};
+    for (const [name, path] of Object.entries(trusted.claims)) {
+      const v = at(payload, path);
+      if (v !== undefined) claims[name] = v;
+    }
+    const sub = claims.sub;
+    if (typeof sub !== 'string' || sub === '') throw refuse('claim_sub');
+    delete claims.sub;
+    return {
+      principal: { sub, claims, via: 'bearer', sessionHandle: `b:${hash('sha256', token, 'base64url').slice(0, 22)}` },
+      expMs: (payload.exp as number) * 1000,
+      own: false,
+      iat: typeof payload.iat === 'number' ? payload.iat : 0,
+    };
+  }
+
+  return {
+    id: 'bearer',
+    async authenticate(ex) {
+      const header = ex.req.headers.authorization;
+      if (header === undefined) return undefined;
+      const m = BEARER.exec(header);
+      if (!m) return undefined; // another scheme (Basic...): not mine
+      const token = m[1] as string;
+      if (!JWT_SHAPE.test(token)) {
+        observe.outcome('unknown', 'refused', 'malformed');
+        throw refuse('malformed');
+      }
+      // The metric label is an issuer from configuration, never a value a client made up.
+      let issuer = 'unknown';
+      try {
+        const iss = decodeJwt(token).iss;
+        if (typeof iss === 'string' && (iss === own.issuer || issuers.has(iss))) issuer = iss;
+      } catch {
+        // refused below as malformed
+      }
+      const key = hash('sha256', token, 'base64url');
+      const now = clock.now();
+      const hit = cache.get(key);
+      if (hit && now < hit.expMs) {
+        if (hit.own && notBefore.revoked(hit.principal.sub, hit.iat)) {
+          cache.delete(key);
+          observe.outcome(issuer, 'refused', 'revoked');
+          throw refuse('revoked');
+        }
+        observe.cache('hit');
+        return hit.principal;
+      }
+      observe.cache('miss');
+      let verified: Verified;
+      try {
+        verified = await verify(token);
+      } catch (err) {
+        if (err instanceof GatewayError) {
+          observe.outcome(issuer, 'refused', err.message);
+          throw err;
+        }
+        if (err instanceof JwksUnavailableError) {
+          observe.outcome(issuer, 'refused', 'jwks_unavailable');
+          throw new GatewayError('issuer_unavailable', { cause: err, headers: { 'retry-after': '5' } });
+        }
+        const reason = reasonOf(err);
+        observe.outcome(issuer, 'refused', reason);
+        throw refuse(reason);
+      }
+      if (verified.own && notBefore.revoked(verified.principal.sub, verified.iat)) {
+        observe.outcome(issuer, 'refused', 'revoked');
+        throw refuse('revoked');
+      }
+      observe.outcome(issuer, 'verified', 'ok');
+      cache.set(key, verified, { ttl: Math.max(1, verified.expMs - now) });
+      return verified.principal;
+    },
+  };
+}

@@ -1,0 +1,40 @@
+// The gateway's own access tokens (POST /auth/token, /auth/refresh): JWTs for its own audience,
+// `typ: at+jwt` (RFC 9068), so they are never confused with internal tokens (`gateway-internal+jwt`,
+// other audiences) in either direction.
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { Clock } from '../../forward/upstream-group.js';
+import type { KeySet } from '../../keys/keyset.js';
+import type { AccessTokenSigner } from '../../sessions/refresh-service.js';
+
+export const ACCESS_TOKEN_TYPE = 'at+jwt';
+const RESERVED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'sid', 'typ']);
+
+export function accessTokenSigner(
+  keys: KeySet,
+  issuer: string,
+  audience: string,
+  ttlMs: number,
+  clock: Clock,
+  /** The earliest iat allowed for a user (their last revocation, rounded up to the second). */
+  minIat: (sub: string) => number,
+): AccessTokenSigner {
+  const ttlS = Math.max(1, Math.floor(ttlMs / 1000));
+  return async (sub, claims, familyId) => {
+    const iat = Math.max(Math.floor(clock.now() / 1000), minIat(sub));
+    const extra: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(claims)) if (!RESERVED.has(k)) extra[k] = v;
+    const { kid, alg, key } = keys.signing;
+    const token = await new SignJWT({ ...extra, sid: familyId })
+      .setProtectedHeader({ alg, kid, typ: ACCESS_TOKEN_TYPE })
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setSubject(sub)
+      .setIssuedAt(iat)
+      .setNotBefore(iat)
+      .setExpirationTime(iat + ttlS)
+      .setJti(randomUUID())
+      .sign(key);
+    return { token, expiresIn: ttlS };
+  };
+}

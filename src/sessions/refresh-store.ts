@@ -1,0 +1,191 @@
+// Refresh-token families. A token is `<familyId>.<256 random bits>`; only sha256(token) is stored.
+// Rotation is one atomic step (a Lua script in Redis): the presented token must be the family's
+// current one; it is marked used, its successor becomes current. A token used a second time is a
+// theft signal and revokes the whole family, except for the immediate predecessor of an unused
+// successor within the grace window, which gets the same answer again (stored encrypted under a key
+// only the presented token derives). Family keys share a hash tag: one slot in Redis Cluster.
+import type { RedisClient } from '../adapters/redis.js';
+
+export interface Family {
+  readonly familyId: string;
+  readonly sub: string;
+  readonly claims: Readonly<Record<string, unknown>>;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+export type RotateResult =
+  | { kind: 'rotated' }
+  | { kind: 'grace'; payload: string }
+  | { kind: 'reuse'; sub: string }
+  | { kind: 'invalid' };
+
+export interface RefreshStore {
+  create(family: Family, tokenHash: string, idleMs: number): Promise<void>;
+  /** The family's owner and claims (immutable), or undefined when it does not exist or is revoked. */
+  family(familyId: string): Promise<Pick<Family, 'sub' | 'claims'> | undefined>;
+  /** Atomically rotate `oldHash` → `newHash`, keeping `payload` for a retry within `graceMs`. */
+  rotate(familyId: string, oldHash: string, newHash: string, payload: string, now: number, graceMs: number, idleMs: number): Promise<RotateResult>;
+  /** Revoke every family of a user; answers how many. */
+  revokeUser(sub: string): Promise<number>;
+}
+
+const ROTATE = `
+local fam = redis.call('HMGET', KEYS[1], 'revoked', 'expiresAt', 'current', 'lastUsedAt', 'sub', 'claims', 'createdAt')
+if not fam[2] then return {'invalid'} end
+if fam[1] == '1' then return {'invalid'} end
+local now = tonumber(ARGV[1])
+local idle = tonumber(ARGV[4])
+if now >= tonumber(fam[2]) or now - tonumber(fam[4]) >= idle then return {'invalid'} end
+local raw = redis.call('GET', KEYS[2])
+if not raw then return {'invalid'} end
+local tok = cjson.decode(raw)
+if not tok.usedAt then
+  if fam[3] ~= ARGV[6] then
+    redis.call('HSET', KEYS[1], 'revoked', '1')
+    return {'reuse', fam[5]}
+  end
+  local ttl = math.min(idle, tonumber(fam[2]) - now)
+  tok.usedAt = now
+  tok.successor = ARGV[2]
+  tok.payload = ARGV[5]
+  redis.call('SET', KEYS[2], cjson.encode(tok), 'PX', ttl)
+  redis.call('SET', KEYS[3], cjson.encode({gen = tok.gen + 1}), 'PX', ttl)
+  redis.call('HSET', KEYS[1], 'current', ARGV[2], 'lastUsedAt', ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], math.max(1, tonumber(fam[2]) - now))
+  return {'rotated'}
+end
+if now - tonumber(tok.usedAt) <= tonumber(ARGV[3]) and fam[3] == tok.successor then
+  return {'grace', tok.payload}
+end
+redis.call('HSET', KEYS[1], 'revoked', '1')
+return {'reuse', fam[5]}`;
+
+export class RedisRefreshStore implements RefreshStore {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+  ) {}
+
+  private famKey(id: string): string {
+    return `${this.prefix}rf:{${id}}`;
+  }
+  private tokKey(id: string, hash: string): string {
+    return `${this.prefix}rt:{${id}}:${hash}`;
+  }
+  private userKey(sub: string): string {
+    return `${this.prefix}ru:${sub}`;
+  }
+
+  async create(f: Family, tokenHash: string, idleMs: number): Promise<void> {
+    const ttl = Math.max(1, Math.min(idleMs, f.expiresAt - f.createdAt));
+    const u = this.userKey(f.sub);
+    await this.redis.multi().sadd(u, f.familyId).pexpire(u, f.expiresAt - f.createdAt).exec();
+    await this.redis
+      .multi()
+      .hset(this.famKey(f.familyId), {
+        sub: f.sub,
+        claims: JSON.stringify(f.claims),
+        createdAt: String(f.createdAt),
+        expiresAt: String(f.expiresAt),
+        lastUsedAt: String(f.createdAt),
+        current: tokenHash,
+        revoked: '0',
+      })
+      .pexpire(this.famKey(f.familyId), f.expiresAt - f.createdAt)
+      .set(this.tokKey(f.familyId, tokenHash), JSON.stringify({ gen: 0 }), 'PX', ttl)
+      .exec();
+  }
+
+  async family(familyId: string): Promise<Pick<Family, 'sub' | 'claims'> | undefined> {
+    const [sub, claims, revoked] = await this.redis.hmget(this.famKey(familyId), 'sub', 'claims', 'revoked');
+    if (!sub || revoked === '1') return undefined;
+    return { sub, claims: JSON.parse(claims ?? '{}') as Record<string, unknown> };
+  }
+
+  async rotate(familyId: string, oldHash: string, newHash: string, payload: string, now: number, graceMs: number, idleMs: number): Promise<RotateResult> {
+    const r = (await this.redis.eval(
+      ROTATE,
+      3,
+      this.famKey(familyId),
+      this.tokKey(familyId, oldHash),
+      this.tokKey(familyId, newHash),
+      now,
+      newHash,
+      graceMs,
+      idleMs,
+      payload,
+      oldHash,
+    )) as string[];
+    switch (r[0]) {
+      case 'rotated':
+        return { kind: 'rotated' };
+      case 'grace':
+        return { kind: 'grace', payload: r[1] as string };
+      case 'reuse':
+        return { kind: 'reuse', sub: r[1] as string };
+      default:
+        return { kind: 'invalid' };
+    }
+  }
+
+  async revokeUser(sub: string): Promise<number> {
+    const families = await this.redis.smembers(this.userKey(sub));
+    await Promise.all(families.map((id) => this.redis.hset(this.famKey(id), 'revoked', '1')));
+    await this.redis.del(this.userKey(sub));
+    return families.length;
+  }
+}
+
+interface MemFamily extends Family {
+  current: string;
+  lastUsedAt: number;
+  revoked: boolean;
+  tokens: Map<string, { usedAt?: number; successor?: string; payload?: string }>;
+}
+
+/** The same rules in process (development store); single-threaded, so each call is atomic. */
+export class MemoryRefreshStore implements RefreshStore {
+  private readonly families = new Map<string, MemFamily>();
+
+  async create(f: Family, tokenHash: string): Promise<void> {
+    this.families.set(f.familyId, { ...f, current: tokenHash, lastUsedAt: f.createdAt, revoked: false, tokens: new Map([[tokenHash, {}]]) });
+  }
+
+  async family(familyId: string): Promise<Pick<Family, 'sub' | 'claims'> | undefined> {
+    const f = this.families.get(familyId);
+    return f && !f.revoked ? f : undefined;
+  }
+
+  async rotate(familyId: string, oldHash: string, newHash: string, payload: string, now: number, graceMs: number, idleMs: number): Promise<RotateResult> {
+    const f = this.families.get(familyId);
+    if (!f || f.revoked || now >= f.expiresAt || now - f.lastUsedAt >= idleMs) return { kind: 'invalid' };
+    const tok = f.tokens.get(oldHash);
+    if (!tok) return { kind: 'invalid' };
+    if (tok.usedAt === undefined) {
+      if (f.current !== oldHash) {
+        f.revoked = true;
+        return { kind: 'reuse', sub: f.sub };
+      }
+      Object.assign(tok, { usedAt: now, successor: newHash, payload });
+      f.tokens.set(newHash, {});
+      f.current = newHash;
+      f.lastUsedAt = now;
+      return { kind: 'rotated' };
+    }
+    if (now - tok.usedAt <= graceMs && f.current === tok.successor) return { kind: 'grace', payload: tok.payload as string };
+    f.revoked = true;
+    return { kind: 'reuse', sub: f.sub };
+  }
+
+  async revokeUser(sub: string): Promise<number> {
+    let n = 0;
+    for (const f of this.families.values()) {
+      if (f.sub === sub && !f.revoked) {
+        f.revoked = true;
+        n++;
+      }
+    }
+    return n;
+  }
+}
