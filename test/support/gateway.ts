@@ -22,6 +22,7 @@ export interface TestGatewayOptions {
   gateway?: Record<string, unknown>;
   watchRoutes?: boolean;
   env?: NodeJS.ProcessEnv;
+  clock?: { now(): number };
 }
 
 export async function writeConfigDir(routes: unknown[], gateway: Record<string, unknown> = {}): Promise<string> {
@@ -56,6 +57,7 @@ export async function startTestGateway(opts: TestGatewayOptions): Promise<TestGa
     env: opts.env ?? {},
     logger: createLogger('debug', sink),
     watchRoutes: opts.watchRoutes ?? false,
+    clock: opts.clock,
   });
   const routesFile = join(dir, 'routes.yaml');
   return Object.assign(gateway, {
