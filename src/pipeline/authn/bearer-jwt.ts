@@ -103,6 +103,8 @@ export function bearerAuthenticator(
         algorithms: ownAlgorithms,
         typ: ACCESS_TOKEN_TYPE,
         requiredClaims: ['exp', 'iat', 'sub'],
+        // Instances of one deployment may disagree on the time by a little.
+        clockTolerance: 5,
         currentDate: now,
       });
       const { iss: _i, aud: _a, exp: _e, nbf: _n, iat: _t, jti: _j, sub, sid, ...claims } = payload;

@@ -21,7 +21,10 @@ export function accessTokenSigner(
 ): AccessTokenSigner {
   const ttlS = Math.max(1, Math.floor(ttlMs / 1000));
   return async (sub, claims, familyId) => {
-    const iat = Math.max(Math.floor(clock.now() / 1000), minIat(sub));
+    const nowS = Math.floor(clock.now() / 1000);
+    // iat may be lifted to the user's last revocation (rounded up to the second) so a token issued
+    // right after it is not taken for one issued before; nbf stays the real time.
+    const iat = Math.max(nowS, minIat(sub));
     const extra: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(claims)) if (!RESERVED.has(k)) extra[k] = v;
     const { kid, alg, key } = keys.signing;
@@ -31,8 +34,8 @@ export function accessTokenSigner(
       .setAudience(audience)
       .setSubject(sub)
       .setIssuedAt(iat)
-      .setNotBefore(iat)
-      .setExpirationTime(iat + ttlS)
+      .setNotBefore(nowS)
+      .setExpirationTime(nowS + ttlS)
       .setJti(randomUUID())
       .sign(key);
     return { token, expiresIn: ttlS };
