@@ -222,8 +222,8 @@ export const gatewaySchema = z.strictObject({
     )
     .default([]),
   bearer: section({
-    /** Verified tokens cached (by a hash of the token) until their exp. */
-    cacheMaxEntries: numeric(z.number().int().positive()).default(10_000),
+    /** Verified tokens cached (by a hash of the token) until their exp; 0 disables the cache. */
+    cacheMaxEntries: numeric(z.number().int().min(0)).default(10_000),
     /** Per-user "not before" times are re-read from Redis at least this often (pub/sub pushes them at once). */
     revocationSync: duration().default(5_000),
   }),

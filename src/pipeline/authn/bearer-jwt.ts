@@ -80,7 +80,7 @@ export function bearerAuthenticator(
   observe: BearerObserver,
   cacheMaxEntries: number,
 ): Authenticator {
-  const cache = new LRUCache<string, Verified>({ max: cacheMaxEntries });
+  const cache = cacheMaxEntries > 0 ? new LRUCache<string, Verified>({ max: cacheMaxEntries }) : undefined;
   const ownAlgorithms = [own.keys.signing.alg];
   const ownKey = (header: { kid?: string; alg?: string }): KeyObject | Uint8Array => {
     const v = header.kid ? own.keys.verifiers.get(header.kid) : undefined;
@@ -163,10 +163,10 @@ export function bearerAuthenticator(
       }
       const key = hash('sha256', token, 'base64url');
       const now = clock.now();
-      const hit = cache.get(key);
+      const hit = cache?.get(key);
       if (hit && now < hit.expMs) {
         if (hit.own && notBefore.revoked(hit.principal.sub, hit.iat)) {
-          cache.delete(key);
+          cache?.delete(key);
           observe.outcome(issuer, 'refused', 'revoked');
           throw refuse('revoked');
         }
@@ -195,7 +195,7 @@ export function bearerAuthenticator(
         throw refuse('revoked');
       }
       observe.outcome(issuer, 'verified', 'ok');
-      cache.set(key, verified, { ttl: Math.max(1, verified.expMs - now) });
+      cache?.set(key, verified, { ttl: Math.max(1, verified.expMs - now) });
       return verified.principal;
     },
   };
