@@ -6,7 +6,16 @@ import type { AddressInfo } from 'node:net';
 const SMALL = Buffer.from(JSON.stringify({ ok: true, service: 'origin', note: 'a small answer of about one hundred bytes' }));
 const BIG = Buffer.alloc(64 * 1024, 'x');
 
+// The external issuer's JWKS (the benchmark signs its tokens with the matching private key).
+const JWKS = Buffer.from(process.env.JWKS_JSON ?? '{"keys":[]}');
+
 const server = createServer((req, res) => {
+  if (req.url === '/jwks') {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=3600', 'content-length': JWKS.length });
+    res.end(JWKS);
+    return;
+  }
   if (req.method === 'POST' && req.url === '/verify') {
     req.resume();
     req.on('end', () => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { request } from 'undici';
 import { stringify } from 'yaml';
 import { runMicro } from './micro.js';
@@ -23,7 +24,9 @@ const CONNECTIONS = [50, 100];
 const SIZES = ['small', '64k'] as const;
 const ES_SECRET = 'bench-express-secret';
 
-async function gatewayConfig(dir: string, redisUrl: string, originUrl: string, session: Record<string, unknown>): Promise<string> {
+const BENCH_ISSUER = 'https://bench-idp.example';
+
+async function gatewayConfig(dir: string, redisUrl: string, originUrl: string, session: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<string> {
   await mkdir(dir, { recursive: true });
   await writeFile(
     join(dir, 'gateway.yaml'),
@@ -37,6 +40,16 @@ async function gatewayConfig(dir: string, redisUrl: string, originUrl: string, s
       tokens: { keys: './keys', generateDevKey: true },
       reload: { watchFile: false },
       log: { level: 'info', accessLog: true },
+      issuers: [
+        {
+          issuer: BENCH_ISSUER,
+          jwksUrl: `${originUrl}/jwks`,
+          audiences: ['gateway'],
+          algorithms: ['RS256'],
+          claims: { sub: 'sub', roles: 'roles', email: 'email' },
+        },
+      ],
+      ...extra,
     }),
   );
   await writeFile(
@@ -45,6 +58,7 @@ async function gatewayConfig(dir: string, redisUrl: string, originUrl: string, s
       routes: [
         { name: 'public', match: { path: '/pub' }, upstream: { url: originUrl }, auth: 'public' },
         { name: 'app', match: { path: '/app' }, upstream: { url: originUrl }, auth: 'session', token: { audience: 'app', claims: ['email', 'roles'] } },
+        { name: 'api', match: { path: '/api' }, upstream: { url: originUrl }, auth: 'bearer', token: { audience: 'api', claims: ['email', 'roles'] } },
       ],
     }),
   );
@@ -82,6 +96,18 @@ async function expressSession(redisUrl: string): Promise<string> {
   return `connect.sid=${encodeURIComponent(`s:${id}.${sig}`)}`;
 }
 
+/** The gateway's own access token (POST /auth/token). */
+async function accessToken(gw: Proc): Promise<string> {
+  const res = await request(`${gw.url}/auth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'bench', password: 'bench' }),
+  });
+  const body = (await res.body.json()) as { access_token?: string };
+  if (!body.access_token) throw new Error(`token endpoint answered ${res.statusCode}`);
+  return `Bearer ${body.access_token}`;
+}
+
 async function load(url: string, connections: number, headers: Record<string, string>, durationS: number): Promise<autocannon.Result> {
   return autocannon({ url, connections, duration: durationS, headers, pipelining: 1 });
 }
@@ -116,14 +142,27 @@ async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'gw-bench-'));
   const procs: Proc[] = [];
   const redis = await startRedisServer();
+  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+  const idpToken = `Bearer ${await new SignJWT({ email: 'bench@example.com', roles: ['user'] })
+    .setProtectedHeader({ alg: 'RS256', kid: 'bench-idp-1' })
+    .setIssuer(BENCH_ISSUER)
+    .setAudience('gateway')
+    .setSubject('bench-user')
+    .setIssuedAt()
+    .setExpirationTime('2h')
+    .sign(privateKey)}`;
+  const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'bench-idp-1', alg: 'RS256', use: 'sig' }] });
   try {
-    const origin = await startProc('origin', process.execPath, [join(ROOT, 'dist/bench/origin.js')]);
+    const origin = await startProc('origin', process.execPath, [join(ROOT, 'dist/bench/origin.js')], { JWKS_JSON: jwks });
     procs.push(origin);
     const bare = await startProc('bare-proxy', process.execPath, [join(ROOT, 'dist/bench/bare-proxy.js')], { ORIGIN: origin.url });
     procs.push(bare);
     const cached = await startGateway('gateway', await gatewayConfig(join(work, 'cached'), redis.url, origin.url, { cacheTtl: '2s' }));
     procs.push(cached);
-    const uncached = await startGateway('gateway-no-cache', await gatewayConfig(join(work, 'uncached'), redis.url, origin.url, { cacheTtl: 0 }));
+    const uncached = await startGateway(
+      'gateway-no-cache',
+      await gatewayConfig(join(work, 'uncached'), redis.url, origin.url, { cacheTtl: 0 }, { bearer: { cacheMaxEntries: 0 } }),
+    );
     procs.push(uncached);
     const express = await startGateway(
       'gateway-express-session',
@@ -140,6 +179,9 @@ async function main(): Promise<void> {
       { id: 3, name: 'gateway, public route', base: cached.url, path: '/pub', proc: cached, headers: {} },
       { id: 4, name: 'gateway, session, cache hit', base: cached.url, path: '/app', proc: cached, headers: { cookie: await login(cached) } },
       { id: 5, name: 'gateway, session, Redis every request', base: uncached.url, path: '/app', proc: uncached, headers: { cookie: await login(uncached) } },
+      { id: 6, name: 'gateway, bearer (issuer JWT), verified-token cache hit', base: cached.url, path: '/api', proc: cached, headers: { authorization: idpToken } },
+      { id: 6.5, name: 'gateway, bearer (issuer JWT), cache disabled', base: uncached.url, path: '/api', proc: uncached, headers: { authorization: idpToken } },
+      { id: 7, name: 'gateway, bearer (gateway access token)', base: cached.url, path: '/api', proc: cached, headers: { authorization: await accessToken(cached) } },
       { id: 8, name: 'gateway, express-session mode', base: express.url, path: '/app', proc: express, headers: { cookie: await expressSession(redis.url) } },
     ];
 

@@ -40,7 +40,8 @@ export function buildDropSet(extra: Iterable<string>): ReadonlySet<string> {
 
 /** Names listed in a Connection header (RFC 9110 §7.6.1): hop-by-hop for this message too. */
 export function connectionNamed(value: string | undefined): ReadonlySet<string> | undefined {
-  if (!value) return undefined;
+  // The usual values name only hop-by-hop headers, which are dropped anyway.
+  if (!value || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close') return undefined;
   const names = new Set<string>();
   for (const part of value.split(',')) {
     const name = part.trim().toLowerCase();

@@ -99,15 +99,20 @@ function onResponseHeaders(data: Dispatcher.StreamFactoryData<ForwardExchange>):
 export async function forward(route: ForwardRoute, ex: ForwardExchange, hooks: ForwardHooks): Promise<void> {
   const res = ex.res;
   const body = requestBody(route, ex);
-  const abort = new AbortController();
-  const onClose = (): void => {
-    if (!res.writableFinished) abort.abort();
-  };
-  res.once('close', onClose);
+  // The response doubles as the abort signal (undici takes any EventEmitter that emits 'abort'):
+  // no AbortController per request. It fires when the client goes away before the answer is done.
+  res.once('close', abortIfUnfinished);
   try {
-    await send(route, ex, hooks, body, abort.signal);
+    await send(route, ex, hooks, body, res);
   } finally {
-    res.off('close', onClose);
+    res.off('close', abortIfUnfinished);
+  }
+}
+
+function abortIfUnfinished(this: ServerResponse): void {
+  if (!this.writableFinished) {
+    (this as ServerResponse & { aborted?: boolean }).aborted = true;
+    this.emit('abort');
   }
 }
 
@@ -116,7 +121,7 @@ async function send(
   ex: ForwardExchange,
   hooks: ForwardHooks,
   body: IncomingMessage | Transform | null,
-  signal: AbortSignal,
+  signal: ServerResponse & { aborted?: boolean },
 ): Promise<void> {
   const { req, res } = ex;
   let target = route.upstream.pick();

@@ -17,8 +17,8 @@ export type EndpointLookup = (method: string, path: string) => Endpoint | undefi
 export interface HandlerDeps extends ResolveDeps {
   readonly metrics: Metrics;
   readonly logger: Logger;
-  /** Write one access-log line per request. */
-  readonly accessLog: boolean;
+  /** Writes one access-log line per request; undefined when log.accessLog is off. */
+  readonly accessLogger: Logger | undefined;
   /** Set when shutdown began: answers carry Connection: close. */
   readonly lifecycle: { readonly draining: boolean };
   readonly newRequestId: () => string;
@@ -30,13 +30,30 @@ export interface HandlerDeps extends ResolveDeps {
 const EXCHANGE = Symbol('exchange');
 type TrackedResponse = ServerResponse & { [EXCHANGE]?: Exchange };
 
+/** Label children per route label, resolved once: prom-client's labels() hashes its arguments on every call. */
+interface RouteMetrics {
+  readonly duration: { observe(v: number): void };
+  readonly upstream: { observe(v: number): void };
+  readonly byMethodStatus: Map<string, { inc(): void }>;
+}
+
+function routeMetrics(cache: Map<string, RouteMetrics>, metrics: Metrics, route: string): RouteMetrics {
+  let m = cache.get(route);
+  if (!m) {
+    m = { duration: metrics.requestDuration.labels(route), upstream: metrics.upstreamDuration.labels(route), byMethodStatus: new Map() };
+    cache.set(route, m);
+  }
+  return m;
+}
+
 export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const children = new Map<string, RouteMetrics>();
   const hooks: ForwardHooks = {
     onUpstreamError: (route, kind) => deps.metrics.upstreamErrors.labels(route, kind).inc(),
   };
   function onClose(this: TrackedResponse): void {
     const ex = this[EXCHANGE];
-    if (ex) finish(deps, ex);
+    if (ex) finish(deps, ex, children);
   }
   return (req, res) => {
     const ex = createExchange(req, res, performance.now(), deps.newRequestId);
@@ -81,7 +98,7 @@ function causeText(cause: unknown): string | undefined {
   return e.code ?? e.message;
 }
 
-function finish(deps: HandlerDeps, ex: Exchange): void {
+function finish(deps: HandlerDeps, ex: Exchange, children: Map<string, RouteMetrics>): void {
   const { metrics } = deps;
   metrics.inFlight.dec();
   const res = ex.res;
@@ -89,13 +106,16 @@ function finish(deps: HandlerDeps, ex: Exchange): void {
   // 499 (nginx's "client closed request") when the client left before an answer was sent.
   const status = res.headersSent ? res.statusCode : 499;
   const seconds = (performance.now() - ex.startedAt) / 1000;
-  metrics.requests.labels(route, methodLabel(ex.req.method), String(status)).inc();
-  metrics.requestDuration.labels(route).observe(seconds);
-  if (ex.upstreamHeadersAt !== undefined) {
-    metrics.upstreamDuration.labels(route).observe((ex.upstreamHeadersAt - ex.startedAt) / 1000);
-  }
-  if (deps.accessLog) {
-    deps.logger.info(
+  const rm = routeMetrics(children, metrics, route);
+  const method = methodLabel(ex.req.method);
+  const key = `${method} ${status}`;
+  let counter = rm.byMethodStatus.get(key);
+  if (!counter) rm.byMethodStatus.set(key, (counter = metrics.requests.labels(route, method, String(status))));
+  counter.inc();
+  rm.duration.observe(seconds);
+  if (ex.upstreamHeadersAt !== undefined) rm.upstream.observe((ex.upstreamHeadersAt - ex.startedAt) / 1000);
+  if (deps.accessLogger) {
+    deps.accessLogger.info(
       {
         requestId: ex.requestId,
         route,

@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
-import { createLogger } from '../../src/log.js';
 import { startGateway, type Gateway } from '../../src/main.js';
 
 export interface TestGateway extends Gateway {
@@ -55,7 +54,7 @@ export async function startTestGateway(opts: TestGatewayOptions): Promise<TestGa
   const gateway = await startGateway({
     configPath: join(dir, 'gateway.yaml'),
     env: opts.env ?? {},
-    logger: createLogger('debug', sink),
+    logDestination: sink,
     watchRoutes: opts.watchRoutes ?? false,
     clock: opts.clock,
   });
