@@ -105,6 +105,20 @@ describe('issuing', () => {
     expect(values.join(' ')).not.toContain(secret);
   });
 
+  it('verifies access tokens without a Redis call per request', async () => {
+    const { json } = await tokenFor();
+    const stats = async () => {
+      const c = redis.client();
+      const info = await c.info('commandstats');
+      c.disconnect();
+      // Everything but the periodic not-before sync (hgetall) and this probe's own connection.
+      return Object.fromEntries([...info.matchAll(/cmdstat_(\w+):calls=(\d+)/g)].filter((m) => !['hgetall', 'info', 'hello', 'client', 'select'].includes(m[1] as string)).map((m) => [m[1], Number(m[2])]));
+    };
+    const before = await stats();
+    for (let i = 0; i < 20; i++) expect(await api(gw.url, json.access_token)).toBe(200);
+    expect(await stats()).toEqual(before);
+  });
+
   it('refuses wrong credentials', async () => {
     expect((await tokenFor('alice', 'nope')).status).toBe(401);
   });
