@@ -1,6 +1,9 @@
 // Processes the benchmark starts and measures: each is a separate OS process, stopped at the end.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createServer } from 'node:net';
 
 export interface Proc {
@@ -39,20 +42,33 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Start a process and wait for its JSON "listening" line (`port`, or `url` and `adminUrl`). */
-export function startProc(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Proc> {
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Start a process and wait for its JSON "listening" line (`port`, or `url` and `adminUrl`). Its
+ * stdout goes to a file, as a deployment's logs would (a pipe into this busy load generator
+ * would stall its writes and distort what it costs).
+ */
+export async function startProc(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Proc> {
+  const dir = await mkdtemp(join(tmpdir(), `bench-${name}-`));
+  const logFile = join(dir, 'stdout.log');
+  const fd = openSync(logFile, 'w');
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', fd, 'pipe'] });
+  closeSync(fd);
+  return waitListening(name, child, logFile);
+}
+
+function waitListening(name: string, child: ChildProcess, logFile: string): Promise<Proc> {
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve, reject) => {
-    let buf = '';
     const timer = setTimeout(() => reject(new Error(`${name} did not start: ${stderr}`)), 20_000);
-    const onData = (d: Buffer) => {
-      buf += d.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) !== -1) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
+    const poll = setInterval(() => {
+      let text = '';
+      try {
+        text = readFileSync(logFile, 'utf8');
+      } catch {
+        return;
+      }
+      for (const line of text.split('\n')) {
         let msg: { msg?: string; port?: number; url?: string; adminUrl?: string };
         try {
           msg = JSON.parse(line) as typeof msg;
@@ -61,9 +77,7 @@ export function startProc(name: string, cmd: string, args: string[], env: NodeJS
         }
         if (msg.msg === 'listening' || msg.msg === 'gateway listening') {
           clearTimeout(timer);
-          // Keep draining stdout (access logs) so the pipe never blocks the process.
-          child.stdout?.off('data', onData);
-          child.stdout?.resume();
+          clearInterval(poll);
           const exited = new Promise<void>((r) => child.once('exit', () => r()));
           resolve({
             name,
@@ -75,14 +89,16 @@ export function startProc(name: string, cmd: string, args: string[], env: NodeJS
               if (child.exitCode === null) child.kill('SIGTERM');
               await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
               if (child.exitCode === null) child.kill('SIGKILL');
+              await rm(dirname(logFile), { recursive: true, force: true });
             },
           });
+          return;
         }
       }
-    };
-    child.stdout?.on('data', onData);
+    }, 50);
     child.once('exit', (code) => {
       clearTimeout(timer);
+      clearInterval(poll);
       reject(new Error(`${name} exited (${code}): ${stderr}`));
     });
   });
