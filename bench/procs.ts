@@ -62,7 +62,7 @@ function waitListening(name: string, child: ChildProcess, logFile: string): Prom
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} did not start: ${stderr}`)), 20_000);
     const poll = setInterval(() => {
-      let text = '';
+      let text: string;
       try {
         text = readFileSync(logFile, 'utf8');
       } catch {
