@@ -105,6 +105,22 @@ describe('signing in', () => {
   });
 });
 
+describe('rate limits per client address', () => {
+  it('refuses further sign-ins from an address after too many failures, whatever the username', async () => {
+    const gw2 = await startSessionEnv({ gateway: { login: { rateLimit: { perAddress: { max: 3, window: '1m' }, perUsername: { max: 100, window: '1m' } } } } });
+    try {
+      const attempt = (username: string) =>
+        gw2.send('POST', '/auth/login', undefined, { 'content-type': 'application/json', origin: gw2.origin }, JSON.stringify({ username, password: 'wrong' }));
+      for (const u of ['a', 'b', 'c']) expect((await attempt(u)).status).toBe(401);
+      const limited = await attempt('d');
+      expect(limited.status).toBe(429);
+      expect(await gw2.gw.registry.getSingleMetricAsString('gateway_rate_limit_refusals_total')).toContain('limit="address"} 1');
+    } finally {
+      await gw2.close();
+    }
+  });
+});
+
 describe('the token exchange', () => {
   it('forwards with a signed internal JWT instead of the cookie', async () => {
     const id = await env.login('alice');
