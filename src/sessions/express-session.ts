@@ -6,6 +6,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { RedisClient } from '../adapters/redis.js';
 import { GatewayError } from '../errors.js';
+import { valueAt } from './claim-path.js';
 import type { Clock } from '../forward/upstream-group.js';
 
 export interface ExpressSessionSettings {
@@ -48,15 +49,6 @@ export function unsignCookie(raw: string, secrets: readonly string[]): string | 
   return undefined;
 }
 
-function at(record: unknown, path: string): unknown {
-  let v: unknown = record;
-  for (const part of path.split('.')) {
-    if (typeof v !== 'object' || v === null) return undefined;
-    v = (v as Record<string, unknown>)[part];
-  }
-  return v;
-}
-
 export class ExpressSessionReader {
   constructor(
     private readonly redis: RedisClient,
@@ -81,13 +73,13 @@ export class ExpressSessionReader {
     } catch {
       return 'invalid';
     }
-    const expires = at(record, 'cookie.expires');
+    const expires = valueAt(record, 'cookie.expires');
     if (typeof expires === 'string' && Date.parse(expires) <= this.clock.now()) return 'invalid';
-    const sub = at(record, this.settings.subject);
+    const sub = valueAt(record, this.settings.subject);
     if ((typeof sub !== 'string' && typeof sub !== 'number') || sub === '') return 'invalid';
     const claims: Record<string, unknown> = {};
     for (const [name, path] of Object.entries(this.settings.claims)) {
-      const v = at(record, path);
+      const v = valueAt(record, path);
       if (v !== undefined) claims[name] = v;
     }
     return { sub: String(sub), claims, handle: createHash('sha256').update(id).digest('base64url').slice(0, 22) };

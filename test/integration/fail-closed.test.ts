@@ -3,6 +3,7 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSessionEnv, type SessionEnv } from '../support/session-gateway.js';
+import { until } from '../support/wait.js';
 
 let env: SessionEnv;
 beforeAll(async () => {
@@ -13,14 +14,6 @@ afterAll(async () => {
   await env.close();
 });
 
-async function until(check: () => Promise<boolean>, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('condition not met');
-}
 
 describe('fail closed', () => {
   it('503 on session routes while Redis is paused, public routes unaffected, then recovers', async () => {

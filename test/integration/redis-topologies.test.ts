@@ -9,17 +9,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startRedis, type RedisServer } from '../support/redis.js';
 import { sessionRoutes, startSessionEnv, type SessionEnv } from '../support/session-gateway.js';
+import { until } from '../support/wait.js';
 
 const run = promisify(execFile);
 
-async function until(check: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('condition not met');
-}
 
 /** Sign in twice, use, list, log out everywhere; `whileSignedIn` looks at Redis in between. */
 async function exercise(env: SessionEnv, whileSignedIn: () => Promise<void>): Promise<void> {

@@ -5,6 +5,7 @@ import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { route, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startUpstream, type Upstream } from '../support/upstream.js';
+import { until } from '../support/wait.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -24,21 +25,13 @@ async function status(url: string): Promise<number> {
   return res.statusCode;
 }
 
-async function eventually(check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('condition not met in time');
-}
 
 describe('routes reload', () => {
   it('picks up a changed routes file without a restart', async () => {
     const { gw, up } = await setup(true);
     expect(await status(`${gw.url}/b`)).toBe(404);
     await gw.writeRoutes([route('a', '/a', up.url), route('b', '/b', up.url)]);
-    await eventually(async () => (await status(`${gw.url}/b`)) === 200);
+    await until(async () => (await status(`${gw.url}/b`)) === 200);
     expect(await gw.registry.getSingleMetricAsString('gateway_config_reloads_total')).toContain('result="success"} 1');
   });
 
@@ -65,7 +58,7 @@ describe('routes reload', () => {
     expect(await gw.reloadRoutes()).toBe(true);
 
     const inFlight = request(`${gw.url}/slow/1`);
-    await eventually(async () => slow.received.length === 1);
+    await until(async () => slow.received.length === 1);
     await gw.writeRoutes([route('a', '/a', up.url)]);
     expect(await gw.reloadRoutes()).toBe(true);
     expect(await status(`${gw.url}/slow/2`)).toBe(404);

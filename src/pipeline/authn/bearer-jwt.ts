@@ -4,12 +4,13 @@
 // used to find a key; an unknown `crit` is refused (jose). Verified tokens are cached by a hash of
 // the token until their exp, so a busy client does not cost a signature check per request.
 import { hash, type KeyObject } from 'node:crypto';
-import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { GatewayError } from '../../errors.js';
 import type { Clock } from '../../forward/upstream-group.js';
 import type { KeySet } from '../../keys/keyset.js';
 import { JwksUnavailableError, NoMatchingKeyError, type RemoteJwks } from '../../keys/remote-jwks.js';
+import { valueAt } from '../../sessions/claim-path.js';
 import type { NotBeforeRegistry } from '../../sessions/not-before.js';
 import type { Principal } from '../principal.js';
 import { ACCESS_TOKEN_TYPE } from '../mint/access-token.js';
@@ -45,15 +46,6 @@ interface Verified {
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const BEARER = /^Bearer +(\S+)$/i;
-
-function at(payload: JWTPayload, path: string): unknown {
-  let v: unknown = payload;
-  for (const part of path.split('.')) {
-    if (typeof v !== 'object' || v === null) return undefined;
-    v = (v as Record<string, unknown>)[part];
-  }
-  return v;
-}
 
 function reasonOf(err: unknown): string {
   if (err instanceof NoMatchingKeyError) return 'unknown_key';
@@ -127,7 +119,7 @@ export function bearerAuthenticator(
     });
     const claims: Record<string, unknown> = {};
     for (const [name, path] of Object.entries(trusted.claims)) {
-      const v = at(payload, path);
+      const v = valueAt(payload, path);
       if (v !== undefined) claims[name] = v;
     }
     const sub = claims.sub;
