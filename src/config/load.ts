@@ -5,7 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.js';
-import { crossRouteIssues, gatewaySchema, routesSchema, type GatewayConfig, type RouteConfig } from './schema.js';
+import { crossRouteIssues, routesSchema, type RouteConfig } from './routes-schema.js';
+import { gatewaySchema, type GatewayConfig } from './schema.js';
 import { formatPath, parseYamlSource, type PathSegment, type YamlSource } from './yaml-source.js';
 
 export interface LoadedConfig {

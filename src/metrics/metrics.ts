@@ -2,7 +2,7 @@
 // gateway instance get their own). Labels are route names, methods from a fixed list, status
 // codes and fixed reason words: never a raw path, host, header or any other client value.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { HTTP_METHODS } from '../config/schema.js';
+import { HTTP_METHODS } from '../config/routes-schema.js';
 
 /** Label for requests that matched no route. */
 export const NO_ROUTE = '_none';

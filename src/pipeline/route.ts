@@ -1,6 +1,6 @@
 // Compiling route configuration into what requests read: done at load and at every reload, never
 // per request. A route that cannot be compiled fails the load, not a request.
-import type { RouteConfig } from '../config/schema.js';
+import type { RouteConfig } from '../config/routes-schema.js';
 import { buildDropSet } from '../forward/headers.js';
 import type { PoolRegistry } from '../forward/pools.js';
 import type { ForwardRoute } from '../forward/proxy.js';

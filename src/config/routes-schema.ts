@@ -1,0 +1,101 @@
+// The shape of config/routes.yaml: the route table people edit most, reloaded without a restart.
+// Every key is documented in docs/configuration.md#routesyaml. Objects are strict (see schema.ts).
+import { z } from 'zod';
+import { headerName, httpUrl, numeric, size } from './schema.js';
+
+export const AUTH_MODES = ['public', 'session', 'bearer', 'session_or_bearer'] as const;
+
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'] as const;
+
+// Route paths are literal: segments of unreserved characters and a few sub-delims, no dot
+// segments, no empty segments, no percent-encoding, no `;`. What the normalizer produces can
+// then be compared with them byte for byte.
+const ROUTE_PATH = /^\/(?:[A-Za-z0-9\-_~!$&'()*+,=:@]|\.(?!\.?(?:\/|$)))*(?:\/(?:[A-Za-z0-9\-_~!$&'()*+,=:@]|\.(?!\.?(?:\/|$)))+)*\/?$/;
+const HOST_PATTERN = /^(\*\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+const routeSchema = z.strictObject({
+  /** Unique; used in logs and metric labels. */
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, "_", "." or "-"'),
+  match: z.strictObject({
+    host: z
+      .string()
+      .transform((v) => v.toLowerCase())
+      .refine((v) => HOST_PATTERN.test(v), 'must be a host name such as api.example.com or *.example.com (no port)')
+      .optional(),
+    path: z
+      .string()
+      .refine(
+        (v) => ROUTE_PATH.test(v) && !v.includes('//'),
+        'must start with "/" and hold only plain segments (no "..", ".", "//", "%", ";" or query)',
+      ),
+    methods: z.array(z.enum(HTTP_METHODS)).min(1).optional(),
+  }),
+  upstream: z
+    .strictObject({
+      url: httpUrl().optional(),
+      urls: z.array(httpUrl()).min(1).optional(),
+      stripPrefix: z.boolean().default(false),
+      timeoutMs: numeric(z.number().int().positive().max(3_600_000)).default(30_000),
+      preserveHost: z.boolean().default(false),
+    })
+    .refine((u) => (u.url === undefined) !== (u.urls === undefined), 'give exactly one of url or urls'),
+  auth: z.enum(AUTH_MODES),
+  websocket: z.boolean().default(false),
+  /** Who may pass, once authenticated: any of these roles (claim `roles`). 403 otherwise. */
+  require: z.strictObject({ roles: z.array(z.string().min(1)).min(1).optional() }).optional(),
+  /** The internal token minted for the upstream. */
+  token: z
+    .strictObject({
+      /** `aud` of the token; default: the route's name. */
+      audience: z.string().min(1).optional(),
+      /** Header that carries it; `authorization` sends `Bearer <jwt>`, any other header the bare JWT. */
+      header: headerName.default('authorization'),
+      /** Session claims copied into the token. */
+      claims: z.array(z.string().min(1)).default([]),
+    })
+    .prefault({}),
+  /** CSRF checks for cookie-authenticated unsafe methods: true (origin checks), "token" (also X-CSRF-Token), false. */
+  csrf: z.union([z.boolean(), z.literal('token')]).default(true),
+  /** Largest request body; defaults to limits.maxBodySize of gateway.yaml. */
+  maxBodySize: size().optional(),
+});
+
+export const routesSchema = z.strictObject({ routes: z.array(routeSchema).default([]) });
+
+/**
+ * Checks across routes (unique names, no two routes for the same host, path and method). They run
+ * on the raw file, apart from the schema, so they are reported even when single routes are invalid.
+ */
+export function crossRouteIssues(raw: unknown): { path: (string | number)[]; message: string }[] {
+  const routes = (raw as { routes?: unknown } | null)?.routes;
+  if (!Array.isArray(routes)) return [];
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  const names = new Map<string, number>();
+  const matches = new Map<string, number>();
+  routes.forEach((r: unknown, i) => {
+    const route = r as { name?: unknown; match?: { host?: unknown; path?: unknown; methods?: unknown } } | null;
+    if (typeof route?.name === 'string') {
+      const seen = names.get(route.name);
+      if (seen !== undefined) issues.push({ path: ['routes', i, 'name'], message: `"${route.name}" is already the name of routes[${seen}]` });
+      else names.set(route.name, i);
+    }
+    const m = route?.match;
+    if (typeof m?.path !== 'string') return;
+    const path = m.path.length > 1 && m.path.endsWith('/') ? m.path.slice(0, -1) : m.path;
+    const host = typeof m.host === 'string' ? m.host.toLowerCase() : '';
+    const methods = Array.isArray(m.methods) ? m.methods.map(String) : ['*'];
+    for (const method of methods) {
+      const key = `${host} ${path} ${method}`;
+      const other = matches.get(key);
+      if (other !== undefined && other !== i) {
+        issues.push({ path: ['routes', i, 'match'], message: `matches the same host, path and method (${method}) as routes[${other}]` });
+        break;
+      }
+      matches.set(key, i);
+    }
+  });
+  return issues;
+}
+
+export type RoutesFile = z.output<typeof routesSchema>;
+export type RouteConfig = RoutesFile['routes'][number];
