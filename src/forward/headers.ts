@@ -66,6 +66,9 @@ export function filterRequestHeaders(
     const name = (raw[i] as string).toLowerCase();
     if (drop.has(name) || (named !== undefined && named.has(name))) continue;
     let value = raw[i + 1] as string;
+    // A client replaying one of the gateway's internal tokens (say, lifted from an upstream's log)
+    // through a public route must not reach an upstream with it.
+    if (name === 'authorization' && isInternalBearer(value)) continue;
     // The session cookie is the user's credential: it never reaches an upstream.
     if (name === 'cookie' && sessionCookie !== undefined) {
       const rest = removeCookie(value, sessionCookie);
@@ -73,6 +76,23 @@ export function filterRequestHeaders(
       value = rest;
     }
     out.push(name, value);
+  }
+}
+
+/** `typ` of the gateway's internal tokens (pipeline/mint/minter.ts). */
+const INTERNAL_TYP = 'gateway-internal+jwt';
+
+/** Whether an Authorization value carries a JWT whose header says it is one of the gateway's internal tokens. */
+export function isInternalBearer(value: string): boolean {
+  if (value.length < 12 || !/^bearer /i.test(value)) return false;
+  const token = value.slice(7).trim();
+  const dot = token.indexOf('.');
+  if (dot <= 0) return false;
+  try {
+    const header = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8')) as { typ?: unknown };
+    return header.typ === INTERNAL_TYP;
+  } catch {
+    return false;
   }
 }
 

@@ -54,7 +54,12 @@ export interface AuthDeps {
 }
 
 export function compileRoutes(configs: readonly RouteConfig[], opts: CompileOptions): RouteTable<CompiledRoute> {
-  return new RouteTable(configs.map((c) => compileRoute(c, opts)));
+  // Every header any route carries an internal token in is an internal-token header on all routes:
+  // a client never gets to send one upstream, public routes included.
+  const tokenHeaders = new Set(configs.filter((c) => c.auth !== 'public').map((c) => c.token.header));
+  tokenHeaders.delete('authorization'); // handled by value: internal tokens are recognised by their typ
+  const withTokenHeaders = { ...opts, identityHeaders: [...opts.identityHeaders, ...tokenHeaders] };
+  return new RouteTable(configs.map((c) => compileRoute(c, withTokenHeaders)));
 }
 
 /** The origins a table sends to, so the pool registry can close the others after a reload. */

@@ -170,6 +170,19 @@ describe('the token exchange', () => {
     expect([res.headers['set-cookie']].flat()).toEqual(['app=1; Path=/']);
   });
 
+  it('never lets a client replay an internal token, on public routes too', async () => {
+    const id = await env.login('alice');
+    await env.get('/app/x', id);
+    const internal = lastUp()?.headers.authorization as string;
+    await env.get('/public/replay', undefined, { authorization: internal, 'x-internal-token': 'replayed' });
+    const h = lastUp()?.headers ?? {};
+    expect(h.authorization).toBeUndefined();
+    expect(h['x-internal-token']).toBeUndefined();
+    // A client's own credentials for a public upstream still pass.
+    await env.get('/public/basic', undefined, { authorization: 'Basic YTpi' });
+    expect(lastUp()?.headers.authorization).toBe('Basic YTpi');
+  });
+
   it('strips the session cookie on public routes too', async () => {
     const id = await env.login('alice');
     await env.get('/public/x', id);
