@@ -1,52 +1,41 @@
 // WebSocket upgrades: proxied on routes that allow them (after the same header filtering), refused
 // with a stable code everywhere else.
-import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { route, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { rawRequest } from '../support/raw.js';
+import { startWsUpstream, type WsUpstream } from '../support/ws-upstream.js';
 
 let gw: TestGateway;
 let wsUrl: string;
-let upgrades: IncomingMessage[] = [];
-const server = createServer();
-const wss = new WebSocketServer({ server });
+let ws: WsUpstream;
 
 beforeAll(async () => {
-  wss.on('connection', (socket, req) => {
-    upgrades.push(req);
-    socket.on('message', (data) => socket.send(`echo:${String(data)}`));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const up = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ws = await startWsUpstream();
   gw = await startTestGateway({
-    routes: [route('ws', '/ws', up, { websocket: true, upstream: { stripPrefix: true } }), route('plain', '/', up)],
+    routes: [route('ws', '/ws', ws.url, { websocket: true, upstream: { stripPrefix: true } }), route('plain', '/', ws.url)],
   });
   wsUrl = gw.url.replace('http:', 'ws:');
 });
 
 afterAll(async () => {
   await gw.stop();
-  for (const c of wss.clients) c.terminate();
-  wss.close();
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
+  await ws.close();
 });
 
 describe('websocket', () => {
   it('proxies an upgrade on a websocket route, stripping identity headers', async () => {
-    upgrades = [];
-    const ws = new WebSocket(`${wsUrl}/ws/chat?room=1`, { headers: { 'x-user': 'admin', 'x-forwarded-for': '6.6.6.6' } });
+    ws.upgrades.length = 0;
+    const client = new WebSocket(`${wsUrl}/ws/chat?room=1`, { headers: { 'x-user': 'admin', 'x-forwarded-for': '6.6.6.6' } });
     await new Promise((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
+      client.once('open', resolve);
+      client.once('error', reject);
     });
-    const reply = new Promise<string>((r) => ws.once('message', (d) => r(String(d))));
-    ws.send('hi');
+    const reply = new Promise<string>((r) => client.once('message', (d) => r(String(d))));
+    client.send('hi');
     expect(await reply).toBe('echo:hi');
-    ws.close();
-    const req = upgrades[0];
+    client.close();
+    const req = ws.upgrades[0];
     expect(req?.url).toBe('/chat?room=1');
     expect(req?.headers['x-user']).toBeUndefined();
     expect(req?.headers['x-forwarded-for']).toBe('127.0.0.1');
@@ -54,14 +43,14 @@ describe('websocket', () => {
   });
 
   it('refuses an upgrade on a route without websocket: true', async () => {
-    upgrades = [];
+    ws.upgrades.length = 0;
     const res = await rawRequest(
       gw.url,
       'GET /plain HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
     );
     expect(res.status).toBe(400);
     expect(JSON.parse(res.body)).toMatchObject({ error: 'upgrade_not_allowed' });
-    expect(upgrades).toHaveLength(0);
+    expect(ws.upgrades).toHaveLength(0);
   });
 
   it('refuses an upgrade to another protocol', async () => {

@@ -1,0 +1,31 @@
+// A real WebSocket echo upstream on port 0 that records the upgrade requests it accepted.
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+
+export interface WsUpstream {
+  url: string;
+  upgrades: IncomingMessage[];
+  close(): Promise<void>;
+}
+
+export async function startWsUpstream(): Promise<WsUpstream> {
+  const server = createServer();
+  const wss = new WebSocketServer({ server });
+  const upgrades: IncomingMessage[] = [];
+  wss.on('connection', (socket, req) => {
+    upgrades.push(req);
+    socket.on('message', (data) => socket.send(`echo:${String(data)}`));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    upgrades,
+    close: async () => {
+      for (const c of wss.clients) c.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
