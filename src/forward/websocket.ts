@@ -1,7 +1,8 @@
 // WebSocket upgrades through http-proxy, after the same resolution and stages as any request.
 // The upgrade request's headers go through the same filter as HTTP ones (strip before inject);
 // only Connection and Upgrade are put back, since the handshake needs them.
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import { setsCookie } from '../http/cookies.js';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { GatewayError } from '../errors.js';
@@ -15,6 +16,9 @@ export interface WebSocketRoute extends ForwardRoute {
 
 export type WebSocketOutcome = 'proxied' | 'error';
 
+const SESSION_COOKIE = Symbol('sessionCookie');
+type UpgradeRequest = IncomingMessage & { [SESSION_COOKIE]?: string };
+
 export class WebSocketProxy {
   private readonly proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, ignorePath: true });
 
@@ -22,6 +26,18 @@ export class WebSocketProxy {
     // Errors are handled per call through the callback; this keeps an unhandled 'error' from
     // crashing the process if http-proxy ever emits one without it.
     this.proxy.on('error', () => undefined);
+    // http-proxy copies the upstream's 101 (or refusal) headers to the client as they are; this
+    // listener runs before its own, so the session cookie an upstream tries to set is dropped there too.
+    this.proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage) => {
+      const cookie = (req as UpgradeRequest)[SESSION_COOKIE];
+      if (cookie === undefined) return;
+      const clean = (res: IncomingMessage) => {
+        const set = res.headers['set-cookie'];
+        if (set) res.headers['set-cookie'] = set.filter((line) => !setsCookie(line, cookie));
+      };
+      proxyReq.once('upgrade', clean);
+      proxyReq.once('response', clean);
+    });
   }
 
   /** Refuses (throws) when the route does not take WebSockets or the upgrade is not one. */
@@ -55,6 +71,7 @@ export class WebSocketProxy {
     headers.connection = 'Upgrade';
     headers.upgrade = 'websocket';
     req.headers = headers;
+    (req as UpgradeRequest)[SESSION_COOKIE] = route.sessionCookie;
     let failed = false;
     this.proxy.ws(req, socket, head, { target: target.origin + upstreamPath(route, target, ex) }, (err: Error) => {
       if (failed) return;

@@ -33,10 +33,13 @@ describe('websocket on a session route', () => {
   it('proxies with a session: internal token in, session cookie out', async () => {
     const id = await env.login('alice');
     const client = new WebSocket(`${env.gw.url.replace('http:', 'ws:')}/live/feed`, { headers: { cookie: `${COOKIE}=${id}; theme=dark`, origin: env.origin } });
+    const setCookies = new Promise<string[]>((r) => client.once('upgrade', (res) => r([res.headers['set-cookie'] ?? []].flat())));
     await new Promise((resolve, reject) => {
       client.once('open', resolve);
       client.once('error', reject);
     });
+    // The upstream's attempt to set the session cookie is dropped; its own cookie passes.
+    expect(await setCookies).toEqual(['app=1; Path=/']);
     const reply = new Promise<string>((r) => client.once('message', (d) => r(String(d))));
     client.send('hi');
     expect(await reply).toBe('echo:hi');

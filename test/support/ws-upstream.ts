@@ -13,6 +13,8 @@ export async function startWsUpstream(): Promise<WsUpstream> {
   const server = createServer();
   const wss = new WebSocketServer({ server });
   const upgrades: IncomingMessage[] = [];
+  // An upstream that tries to set the gateway's session cookie in its 101 answer.
+  wss.on('headers', (headers) => headers.push('Set-Cookie: gw-session=from-upstream; Path=/', 'Set-Cookie: app=1; Path=/'));
   wss.on('connection', (socket, req) => {
     upgrades.push(req);
     socket.on('message', (data) => socket.send(`echo:${String(data)}`));
