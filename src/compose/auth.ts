@@ -12,6 +12,7 @@ import { GatewayError } from '../errors.js';
 import type { Clock } from '../forward/upstream-group.js';
 import type { CookieAttributes } from '../http/cookies.js';
 import type { EndpointLookup } from '../http/handler.js';
+import type { Exchange } from '../pipeline/exchange.js';
 import { sendJson } from '../http/json-response.js';
 import { loadKeySet, type KeySet } from '../keys/keyset.js';
 import type { Logger } from '../log.js';
@@ -142,7 +143,7 @@ export async function buildAuthLayer(opts: AuthLayerOptions): Promise<AuthLayer>
     metrics,
     logger,
   });
-  const jwks = async (ex: { req: Parameters<typeof serveJwks>[1]; res: Parameters<typeof serveJwks>[2] }) => serveJwks(keys, ex.req, ex.res);
+  const jwks = { label: JWKS_PATH, run: async (ex: Exchange) => serveJwks(keys, ex.req, ex.res) };
   const endpoints: EndpointLookup = (method, path) =>
     path === JWKS_PATH && (method === 'GET' || method === 'HEAD') ? jwks : auth(method, path);
 

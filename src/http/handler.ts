@@ -12,7 +12,11 @@ import { matchRoute, prepare, runStages, type ResolveDeps } from './resolve.js';
 
 /** A gateway endpoint beside the proxy path (`/auth/*`, JWKS); it answers through ex.res or throws. */
 export type Endpoint = (ex: Exchange) => Promise<void>;
-export type EndpointLookup = (method: string, path: string) => Endpoint | undefined;
+/**
+ * The endpoint for a method and normalized path, with a fixed label for logs and metrics (never the
+ * raw path: `/auth/<anything>` must not create a metric series per client value).
+ */
+export type EndpointLookup = (method: string, path: string) => { readonly label: string; readonly run: Endpoint } | undefined;
 
 export interface HandlerDeps extends ResolveDeps {
   readonly metrics: Metrics;
@@ -70,8 +74,8 @@ async function handle(deps: HandlerDeps, ex: Exchange, hooks: ForwardHooks): Pro
   const method = ex.req.method ?? 'GET';
   const endpoint = deps.endpoints(method, ex.path);
   if (endpoint) {
-    ex.endpoint = ex.path.startsWith('/auth/sessions/') ? '/auth/sessions/{handle}' : ex.path;
-    await endpoint(ex);
+    ex.endpoint = endpoint.label;
+    await endpoint.run(ex);
     return;
   }
   const route = matchRoute(deps, ex);

@@ -21,7 +21,12 @@ describe('auth metrics', () => {
     for (let i = 0; i < 3; i++) {
       await env.send('POST', '/auth/login', undefined, { 'content-type': 'application/json', origin: env.origin }, JSON.stringify({ username: 'root', password: 'bad' }));
     }
+    // Unknown /auth/ paths and session handles never become label values.
+    await env.get('/auth/user-value-123');
+    await env.get('/auth/sessions/handle-value-abcdefghi');
     const text = await env.gw.registry.metrics();
+    expect(text).toContain('route="gateway:/auth/*",method="GET",status="404"');
+    expect(text).toContain('route="gateway:/auth/sessions/{handle}",method="GET",status="405"');
     expect(text).toContain('gateway_auth_outcomes_total{route="app",result="authenticated",reason="session"} 2');
     expect(text).toContain('gateway_auth_outcomes_total{route="app",result="refused",reason="unauthenticated"} 1');
     expect(text).toContain('gateway_auth_outcomes_total{route="app",result="refused",reason="session_invalid"} 1');
@@ -36,7 +41,7 @@ describe('auth metrics', () => {
     expect(text).toContain('gateway_login_attempts_total{result="rate_limited"} 1');
     expect(text).toContain('gateway_rate_limit_refusals_total{limit="username"} 1');
     expect(text).toContain('gateway_requests_total{route="gateway:/auth/login",method="POST",status="200"} 1');
-    for (const secret of [id, 'u-alice', 'alice@example.com', 'garbage']) expect(text).not.toContain(secret);
+    for (const secret of [id, 'u-alice', 'alice@example.com', 'garbage', 'user-value-123', 'handle-value']) expect(text).not.toContain(secret);
     const logs = JSON.stringify(env.gw.logs);
     for (const secret of [id, 'pw-alice', 'bad"']) expect(logs).not.toContain(secret);
   });

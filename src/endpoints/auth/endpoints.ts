@@ -10,6 +10,7 @@ import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { Authenticator } from '../../pipeline/authn/authenticator.js';
 import { sameOriginRequest } from '../../pipeline/csrf/csrf.js';
+import type { Endpoint, EndpointLookup } from '../../http/handler.js';
 import type { Exchange } from '../../pipeline/exchange.js';
 import type { TokenMinter } from '../../pipeline/mint/minter.js';
 import type { Principal } from '../../pipeline/principal.js';
@@ -44,7 +45,7 @@ export interface AuthEndpointDeps {
   readonly refreshCookie: string;
 }
 
-export type EndpointHandler = (ex: Exchange) => Promise<void>;
+export type EndpointHandler = Endpoint;
 
 const MAX_FIELD = 1024;
 
@@ -220,7 +221,7 @@ async function loginPage(ex: Exchange): Promise<void> {
 const SESSION_PATH = /^\/auth\/sessions\/([A-Za-z0-9_-]{22})$/;
 
 /** The endpoint for a method and normalized path, or undefined: the request goes down the proxy path. */
-export function authEndpoints(deps: AuthEndpointDeps): (method: string, path: string) => EndpointHandler | undefined {
+export function authEndpoints(deps: AuthEndpointDeps): EndpointLookup {
   const table = new Map<string, EndpointHandler>([
     ['GET /auth/login', (ex) => loginPage(ex)],
     ['POST /auth/login', (ex) => login(ex, deps)],
@@ -231,16 +232,20 @@ export function authEndpoints(deps: AuthEndpointDeps): (method: string, path: st
     ['POST /auth/token', (ex) => token(ex, deps)],
     ['POST /auth/refresh', (ex) => refresh(ex, deps)],
   ]);
+  const paths = new Set([...table.keys()].map((k) => k.slice(k.indexOf(' ') + 1)));
+  const refuse = (code: 'method_not_allowed' | 'route_not_found'): EndpointHandler => async () => {
+    throw new GatewayError(code);
+  };
   return (method, path) => {
     if (!path.startsWith('/auth/')) return undefined;
     const direct = table.get(`${method === 'HEAD' ? 'GET' : method} ${path}`);
-    if (direct) return direct;
-    const m = method === 'DELETE' ? SESSION_PATH.exec(path) : null;
-    if (m) return (ex) => deleteSession(ex, deps, m[1] as string);
+    if (direct) return { label: path, run: direct };
+    const m = SESSION_PATH.exec(path);
+    if (m) {
+      const handle = m[1] as string;
+      return { label: '/auth/sessions/{handle}', run: method === 'DELETE' ? (ex) => deleteSession(ex, deps, handle) : refuse('method_not_allowed') };
+    }
     // /auth/ belongs to the gateway: nothing under it goes upstream.
-    const known = [...table.keys()].some((k) => k.endsWith(` ${path}`)) || SESSION_PATH.test(path);
-    return async () => {
-      throw known ? new GatewayError('method_not_allowed') : new GatewayError('route_not_found');
-    };
+    return paths.has(path) ? { label: path, run: refuse('method_not_allowed') } : { label: '/auth/*', run: refuse('route_not_found') };
   };
 }
