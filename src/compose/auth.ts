@@ -117,15 +117,14 @@ export async function buildAuthLayer(opts: AuthLayerOptions): Promise<AuthLayer>
   const tokens = await buildTokenLayer({ config, backend, keys, clock, metrics, logger, jwksFetch: opts.jwksFetch });
   const revokeUser = async (sub: string, reason: string): Promise<number> => {
     const at = clock.now();
-    const n = await sessions.revokeUser(sub, reason);
     await tokens.refresh.revokeUser(sub, reason);
     try {
       await tokens.notBefore.revoke(sub, at);
-      await backend.bus.publish({ type: 'user', sub, notBefore: at });
     } catch (err) {
       throw new GatewayError('session_store_unavailable', { cause: err });
     }
-    return n;
+    // One invalidation for every instance: drop the user's cached sessions, refuse older access tokens.
+    return sessions.revokeUser(sub, reason, at);
   };
 
   const auth = authEndpoints({

@@ -138,10 +138,14 @@ export class SessionService {
     return gone;
   }
 
-  async revokeUser(sub: string, reason: string): Promise<number> {
+  /**
+   * End every session of a user; `notBefore` (ms) rides on the same invalidation so other instances
+   * also refuse the user's older access tokens (see sessions/not-before.ts).
+   */
+  async revokeUser(sub: string, reason: string, notBefore?: number): Promise<number> {
     const hashes = await this.call('deleteByUser', () => this.store.deleteByUser(sub));
     this.apply({ type: 'user', sub });
-    await this.call('publish', () => this.bus.publish({ type: 'user', sub }));
+    await this.call('publish', () => this.bus.publish(notBefore === undefined ? { type: 'user', sub } : { type: 'user', sub, notBefore }));
     this.observe.revoked(reason, hashes.length);
     return hashes.length;
   }

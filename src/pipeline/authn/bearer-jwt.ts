@@ -38,6 +38,8 @@ export interface BearerObserver {
 }
 
 interface Verified {
+  /** The configured issuer (metric label). */
+  readonly issuer: string;
   readonly principal: Principal;
   readonly expMs: number;
   readonly own: boolean;
@@ -80,13 +82,7 @@ export function bearerAuthenticator(
     return v.key as KeyObject | Uint8Array;
   };
 
-  async function verify(token: string): Promise<Verified> {
-    let iss: unknown;
-    try {
-      iss = decodeJwt(token).iss;
-    } catch {
-      throw refuse('malformed');
-    }
+  async function verify(token: string, iss: unknown): Promise<Verified> {
     const now = new Date(clock.now());
     if (iss === own.issuer) {
       const { payload } = await jwtVerify(token, ownKey, {
@@ -101,6 +97,7 @@ export function bearerAuthenticator(
       });
       const { iss: _i, aud: _a, exp: _e, nbf: _n, iat: _t, jti: _j, sub, sid, ...claims } = payload;
       return {
+        issuer: own.issuer,
         principal: { sub: sub as string, claims, via: 'bearer', sessionHandle: typeof sid === 'string' ? sid : `own:${hash('sha256', token, 'base64url').slice(0, 22)}` },
         expMs: (payload.exp as number) * 1000,
         own: true,
@@ -126,6 +123,7 @@ export function bearerAuthenticator(
     if (typeof sub !== 'string' || sub === '') throw refuse('claim_sub');
     delete claims.sub;
     return {
+      issuer: trusted.issuer,
       principal: { sub, claims, via: 'bearer', sessionHandle: `b:${hash('sha256', token, 'base64url').slice(0, 22)}` },
       expMs: (payload.exp as number) * 1000,
       own: false,
@@ -145,30 +143,32 @@ export function bearerAuthenticator(
         observe.outcome('unknown', 'refused', 'malformed');
         throw refuse('malformed');
       }
-      // The metric label is an issuer from configuration, never a value a client made up.
-      let issuer = 'unknown';
-      try {
-        const iss = decodeJwt(token).iss;
-        if (typeof iss === 'string' && (iss === own.issuer || issuers.has(iss))) issuer = iss;
-      } catch {
-        // refused below as malformed
-      }
       const key = hash('sha256', token, 'base64url');
       const now = clock.now();
       const hit = cache?.get(key);
       if (hit && now < hit.expMs) {
         if (hit.own && notBefore.revoked(hit.principal.sub, hit.iat)) {
           cache?.delete(key);
-          observe.outcome(issuer, 'refused', 'revoked');
+          observe.outcome(hit.issuer, 'refused', 'revoked');
           throw refuse('revoked');
         }
         observe.cache('hit');
         return hit.principal;
       }
       observe.cache('miss');
+      // Decoded once, on a cache miss only. The metric label is an issuer from configuration,
+      // never a value a client made up.
+      let iss: unknown;
+      try {
+        iss = decodeJwt(token).iss;
+      } catch {
+        observe.outcome('unknown', 'refused', 'malformed');
+        throw refuse('malformed');
+      }
+      const issuer = typeof iss === 'string' && (iss === own.issuer || issuers.has(iss)) ? iss : 'unknown';
       let verified: Verified;
       try {
-        verified = await verify(token);
+        verified = await verify(token, iss);
       } catch (err) {
         if (err instanceof GatewayError) {
           observe.outcome(issuer, 'refused', err.message);
