@@ -2,115 +2,19 @@
 // processes; autocannon drives load from this process. Every scenario runs at 50 and 100
 // connections, with a small and a 64 KB answer, three times, interleaved so drift hits all alike.
 // Writes bench/RESULTS.md (people) and bench/results.json (tools).
-import { createHmac, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import autocannon from 'autocannon';
-import { Redis } from 'ioredis';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { request } from 'undici';
-import { stringify } from 'yaml';
+import { join } from 'node:path';
 import { runMicro } from './micro.js';
 import { cpuMicros, rssBytes, startProc, startRedisServer, type Proc } from './procs.js';
 import { topFrames } from './profile.js';
 import { report, type Measurement, type ScenarioDef } from './report.js';
+import { accessToken, benchIssuer, ES_SECRET, expressSession, gatewayConfig, load, login, ROOT, startGateway } from './setup.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = join(ROOT, 'dist/src/cli.js');
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 2);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const CONNECTIONS = [50, 100];
 const SIZES = ['small', '64k'] as const;
-const ES_SECRET = 'bench-express-secret';
-
-const BENCH_ISSUER = 'https://bench-idp.example';
-
-async function gatewayConfig(dir: string, redisUrl: string, originUrl: string, session: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  await writeFile(
-    join(dir, 'gateway.yaml'),
-    stringify({
-      listen: { host: '127.0.0.1', port: 0 },
-      admin: { host: '127.0.0.1', port: 0 },
-      publicOrigins: ['http://bench.example'],
-      redis: { url: redisUrl },
-      session: { store: 'redis', cookie: { name: 'gw-session', secure: false }, ...session },
-      login: { verifyUrl: `${originUrl}/verify` },
-      tokens: { keys: './keys', generateDevKey: true },
-      reload: { watchFile: false },
-      log: { level: 'info', accessLog: true },
-      issuers: [
-        {
-          issuer: BENCH_ISSUER,
-          jwksUrl: `${originUrl}/jwks`,
-          audiences: ['gateway'],
-          algorithms: ['RS256'],
-          claims: { sub: 'sub', roles: 'roles', email: 'email' },
-        },
-      ],
-      ...extra,
-    }),
-  );
-  await writeFile(
-    join(dir, 'routes.yaml'),
-    stringify({
-      routes: [
-        { name: 'public', match: { path: '/pub' }, upstream: { url: originUrl }, auth: 'public' },
-        { name: 'app', match: { path: '/app' }, upstream: { url: originUrl }, auth: 'session', token: { audience: 'app', claims: ['email', 'roles'] } },
-        { name: 'api', match: { path: '/api' }, upstream: { url: originUrl }, auth: 'bearer', token: { audience: 'api', claims: ['email', 'roles'] } },
-      ],
-    }),
-  );
-  return join(dir, 'gateway.yaml');
-}
-
-function startGateway(name: string, config: string, extraArgs: string[] = []): Promise<Proc> {
-  return startProc(name, process.execPath, [...extraArgs, CLI, 'start', '--config', config]);
-}
-
-async function login(gw: Proc): Promise<string> {
-  const res = await request(`${gw.url}/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', origin: 'http://bench.example' },
-    body: JSON.stringify({ username: 'bench', password: 'bench' }),
-  });
-  await res.body.dump();
-  const cookie = /^gw-session=([^;]+)/.exec(String(res.headers['set-cookie']))?.[1];
-  if (!cookie) throw new Error(`sign-in failed: ${res.statusCode}`);
-  return `gw-session=${cookie}`;
-}
-
-/** A session as express-session + connect-redis would have written it. */
-async function expressSession(redisUrl: string): Promise<string> {
-  const id = randomBytes(24).toString('base64url');
-  const redis = new Redis(redisUrl);
-  await redis.set(
-    `sess:${id}`,
-    JSON.stringify({ cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000).toISOString(), httpOnly: true, path: '/' }, user: { id: 'bench-user', email: 'bench@example.com', roles: ['user'] } }),
-    'EX',
-    3600,
-  );
-  redis.disconnect();
-  const sig = createHmac('sha256', ES_SECRET).update(id).digest('base64').replace(/=+$/, '');
-  return `connect.sid=${encodeURIComponent(`s:${id}.${sig}`)}`;
-}
-
-/** The gateway's own access token (POST /auth/token). */
-async function accessToken(gw: Proc): Promise<string> {
-  const res = await request(`${gw.url}/auth/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'bench', password: 'bench' }),
-  });
-  const body = (await res.body.json()) as { access_token?: string };
-  if (!body.access_token) throw new Error(`token endpoint answered ${res.statusCode}`);
-  return `Bearer ${body.access_token}`;
-}
-
-async function load(url: string, connections: number, headers: Record<string, string>, durationS: number): Promise<autocannon.Result> {
-  return autocannon({ url, connections, duration: durationS, headers, pipelining: 1 });
-}
 
 async function measure(s: ScenarioDef & { base: string; proc: Proc; headers: Record<string, string> }, connections: number, size: string, rep: number): Promise<Measurement> {
   const url = `${s.base}${s.path}${size === '64k' ? '/big' : ''}`;
@@ -142,16 +46,7 @@ async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'gw-bench-'));
   const procs: Proc[] = [];
   const redis = await startRedisServer();
-  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
-  const idpToken = `Bearer ${await new SignJWT({ email: 'bench@example.com', roles: ['user'] })
-    .setProtectedHeader({ alg: 'RS256', kid: 'bench-idp-1' })
-    .setIssuer(BENCH_ISSUER)
-    .setAudience('gateway')
-    .setSubject('bench-user')
-    .setIssuedAt()
-    .setExpirationTime('2h')
-    .sign(privateKey)}`;
-  const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'bench-idp-1', alg: 'RS256', use: 'sig' }] });
+  const { idpToken, jwks } = await benchIssuer();
   try {
     const origin = await startProc('origin', process.execPath, [join(ROOT, 'dist/bench/origin.js')], { JWKS_JSON: jwks });
     procs.push(origin);

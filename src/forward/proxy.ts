@@ -2,13 +2,15 @@
 // away aborts the upstream request; an upstream failing mid-body destroys the client's response
 // (the client sees a truncated message, never a clean end). Redirects are passed back as they are:
 // an undici Pool follows none.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
-import type { Dispatcher } from 'undici';
+import { errors, type Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
 import { filterRequestHeaders, filterResponseHeaders } from './headers.js';
 import { classifyUpstreamError, type UpstreamFailureKind } from './upstream-errors.js';
 import type { UpstreamGroup, UpstreamTarget } from './upstream-group.js';
+
+const { RequestAbortedError } = errors;
 
 /** What the forwarder needs of a route. */
 export interface ForwardRoute {
@@ -85,88 +87,121 @@ class BodyLimit extends Transform {
   }
 }
 
-// The factory undici calls when the upstream's headers arrive; module-level, so no closure is
-// allocated per request: the exchange rides along as `opaque`.
-function onResponseHeaders(data: Dispatcher.StreamFactoryData<ForwardExchange>): ServerResponse {
-  const ex = data.opaque;
-  ex.upstreamHeadersAt = performance.now();
-  const headers = filterResponseHeaders(data.headers as Record<string, string | string[] | undefined>, ex.route?.sessionCookie);
-  headers['x-request-id'] = ex.requestId;
-  ex.res.writeHead(data.statusCode, headers);
-  return ex.res;
-}
-
+/** Send the exchange upstream and stream the answer back; throws GatewayError when the gateway must answer itself. */
 export async function forward(route: ForwardRoute, ex: ForwardExchange, hooks: ForwardHooks): Promise<void> {
   const res = ex.res;
   const body = requestBody(route, ex);
-  // The response doubles as the abort signal (undici takes any EventEmitter that emits 'abort'):
-  // no AbortController per request. It fires when the client goes away before the answer is done.
-  res.once('close', abortIfUnfinished);
-  try {
-    await send(route, ex, hooks, body, res);
-  } finally {
-    res.off('close', abortIfUnfinished);
-  }
-}
-
-function abortIfUnfinished(this: ServerResponse): void {
-  if (!this.writableFinished) {
-    (this as ServerResponse & { aborted?: boolean }).aborted = true;
-    this.emit('abort');
-  }
-}
-
-async function send(
-  route: ForwardRoute,
-  ex: ForwardExchange,
-  hooks: ForwardHooks,
-  body: IncomingMessage | Transform | null,
-  signal: ServerResponse & { aborted?: boolean },
-): Promise<void> {
-  const { req, res } = ex;
   let target = route.upstream.pick();
   for (let attempt = 0; ; attempt++) {
     ex.upstreamOrigin = target.origin;
     const headers: string[] = [];
-    filterRequestHeaders(req, route.dropHeaders, headers, route.sessionCookie);
-    headers.push('host', route.preserveHost ? (req.headers.host ?? target.host) : target.host);
+    filterRequestHeaders(ex.req, route.dropHeaders, headers, route.sessionCookie);
+    headers.push('host', route.preserveHost ? (ex.req.headers.host ?? target.host) : target.host);
     for (const h of ex.upstreamHeaders) headers.push(h);
-    try {
-      await target.pool.stream<ForwardExchange>(
-        {
-          path: upstreamPath(route, target, ex),
-          method: req.method as Dispatcher.HttpMethod,
-          headers,
-          body,
-          signal,
-          opaque: ex,
-          headersTimeout: route.timeoutMs,
-          bodyTimeout: route.timeoutMs,
-        },
-        onResponseHeaders,
-      );
+    const call = new UpstreamCall(ex, route.sessionCookie);
+    (res as TrackedResponse)[CALL] = call;
+    if (attempt === 0) res.once('close', onClientClose);
+    target.pool.dispatch(
+      {
+        path: upstreamPath(route, target, ex),
+        method: ex.req.method as Dispatcher.HttpMethod,
+        headers,
+        body,
+        headersTimeout: route.timeoutMs,
+        bodyTimeout: route.timeoutMs,
+      },
+      call,
+    );
+    const err = await call.settled;
+    if (err === undefined) return;
+    if (ex.bodyTooLarge) throw new GatewayError('body_too_large', { cause: err, headers: { connection: 'close' } });
+    if (call.clientLeft) {
+      // The client left; there is nobody to answer.
+      hooks.onUpstreamError(route.name, 'aborted');
       return;
-    } catch (err) {
-      if (ex.bodyTooLarge) throw new GatewayError('body_too_large', { cause: err, headers: { connection: 'close' } });
-      const failure = classifyUpstreamError(err);
-      if (signal.aborted) {
-        // The client left; there is nobody to answer.
-        hooks.onUpstreamError(route.name, 'aborted');
-        return;
-      }
-      hooks.onUpstreamError(route.name, failure.kind);
-      if (failure.beforeSend) route.upstream.eject(target);
-      // Retry once on another target when nothing was sent and there is no body to replay.
-      if (failure.beforeSend && body === null && attempt === 0 && route.upstream.size > 1 && !res.headersSent) {
-        target = route.upstream.pick(target);
-        continue;
-      }
-      if (res.headersSent) {
-        // Mid-body: make the client see a broken message, not a clean end.
-        res.destroy(err as Error);
-        return;
-      }
-      throw new GatewayError(failure.code, { cause: err });
     }
+    const failure = classifyUpstreamError(err);
+    hooks.onUpstreamError(route.name, failure.kind);
+    if (failure.beforeSend) route.upstream.eject(target);
+    // Retry once on another target when nothing was sent and there is no body to replay.
+    if (failure.beforeSend && body === null && attempt === 0 && route.upstream.size > 1 && !res.headersSent) {
+      target = route.upstream.pick(target);
+      continue;
+    }
+    if (res.headersSent) {
+      // Mid-body: make the client see a broken message, not a clean end.
+      res.destroy(err);
+      return;
+    }
+    throw new GatewayError(failure.code, { cause: err });
+  }
+}
+
+const CALL = Symbol('upstreamCall');
+type TrackedResponse = ServerResponse & { [CALL]?: UpstreamCall };
+
+/** The client went away: abort the upstream request unless the answer was already complete. */
+function onClientClose(this: TrackedResponse): void {
+  if (!this.writableFinished) this[CALL]?.abortForClient();
+}
+
+/**
+ * One upstream request, on undici's dispatch API: the upstream's answer is written straight into
+ * the client's response, with backpressure (a full client socket pauses the upstream read). This
+ * replaces `Pool.stream`, whose per-request AsyncResource, stream `finished()` listeners and abort
+ * signal wiring cost more than the proxying itself: with a signal attached, ≈4 KB per request
+ * lived long enough to be promoted to V8's old generation (bench/README.md).
+ * `settled` resolves once: undefined when the answer was written whole, else the failure.
+ */
+class UpstreamCall implements Dispatcher.DispatchHandler {
+  readonly settled: Promise<Error | undefined>;
+  clientLeft = false;
+  private settle!: (err: Error | undefined) => void;
+  private controller: Dispatcher.DispatchController | undefined;
+  private onDrain: (() => void) | undefined;
+
+  constructor(
+    private readonly ex: ForwardExchange,
+    private readonly sessionCookie: string | undefined,
+  ) {
+    this.settled = new Promise((resolve) => (this.settle = resolve));
+  }
+
+  abortForClient(): void {
+    this.clientLeft = true;
+    // Before the request reached a connection there is no controller yet: onRequestStart aborts.
+    this.controller?.abort(new RequestAbortedError('client went away'));
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.clientLeft) controller.abort(new RequestAbortedError('client went away'));
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    // 1xx interim answers are the upstream's business; Node answered the client's 100-continue itself.
+    if (statusCode < 200) return;
+    const ex = this.ex;
+    ex.upstreamHeadersAt = performance.now();
+    const out = filterResponseHeaders(headers, this.sessionCookie);
+    out['x-request-id'] = ex.requestId;
+    ex.res.writeHead(statusCode, out);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.ex.res.write(chunk)) return;
+    controller.pause();
+    this.onDrain ??= () => this.controller?.resume();
+    this.ex.res.once('drain', this.onDrain);
+  }
+
+  onResponseEnd(): void {
+    this.ex.res.end();
+    this.settle(undefined);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
+    if (this.onDrain) this.ex.res.off('drain', this.onDrain);
+    this.settle(err);
   }
 }

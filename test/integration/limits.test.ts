@@ -190,6 +190,47 @@ describe('upstream failures', () => {
     }
   });
 
+  it('aborts the upstream request when the client goes away mid-body, with the upstream read paused', async () => {
+    let upstreamClosed!: () => void;
+    const closed = new Promise<void>((r) => (upstreamClosed = r));
+    let written = 0;
+    // An endless answer: the gateway must pause reading it while the client does not read.
+    const endless = await startUpstream((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const chunk = Buffer.alloc(64 * 1024, 'z');
+      const pump = (): void => {
+        while (!res.destroyed) {
+          written += chunk.length;
+          if (!res.write(chunk)) {
+            res.once('drain', pump);
+            return;
+          }
+        }
+      };
+      pump();
+      res.on('close', () => upstreamClosed());
+    });
+    const g = await startTestGateway({ routes: [route('endless', '/', endless.url)] });
+    try {
+      const socket = connect(Number(new URL(g.url).port), '127.0.0.1');
+      socket.write(`GET /x HTTP/1.1\r\nHost: x\r\n\r\n`);
+      await new Promise((r) => socket.once('data', r));
+      socket.pause();
+      await new Promise((r) => setTimeout(r, 300));
+      const stalledAt = written;
+      await new Promise((r) => setTimeout(r, 200));
+      // Backpressure: with the client not reading, the upstream stops being read too.
+      expect(written).toBe(stalledAt);
+      expect(written).toBeLessThan(64 * 1024 * 1024);
+      socket.destroy();
+      await closed;
+    } finally {
+      await g.stop();
+      await endless.close();
+    }
+  });
+
   it('round-robins, ejects a target that refuses connections and retries the request on another', async () => {
     const a = await startUpstream();
     const b = await startUpstream();

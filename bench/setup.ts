@@ -1,0 +1,119 @@
+// What the benchmark scripts share: gateway configurations, the processes, and credentials for
+// each scenario (a session cookie, an express-session cookie, the gateway's own access token).
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { request } from 'undici';
+import { stringify } from 'yaml';
+import { startProc, type Proc } from './procs.js';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+const CLI = join(ROOT, 'dist/src/cli.js');
+export const ES_SECRET = 'bench-express-secret';
+
+export const BENCH_ISSUER = 'https://bench-idp.example';
+
+export async function gatewayConfig(dir: string, redisUrl: string, originUrl: string, session: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(
+    join(dir, 'gateway.yaml'),
+    stringify({
+      listen: { host: '127.0.0.1', port: 0 },
+      admin: { host: '127.0.0.1', port: 0 },
+      publicOrigins: ['http://bench.example'],
+      redis: { url: redisUrl },
+      session: { store: 'redis', cookie: { name: 'gw-session', secure: false }, ...session },
+      login: { verifyUrl: `${originUrl}/verify` },
+      tokens: { keys: './keys', generateDevKey: true },
+      reload: { watchFile: false },
+      log: { level: 'info', accessLog: true },
+      issuers: [
+        {
+          issuer: BENCH_ISSUER,
+          jwksUrl: `${originUrl}/jwks`,
+          audiences: ['gateway'],
+          algorithms: ['RS256'],
+          claims: { sub: 'sub', roles: 'roles', email: 'email' },
+        },
+      ],
+      ...extra,
+    }),
+  );
+  await writeFile(
+    join(dir, 'routes.yaml'),
+    stringify({
+      routes: [
+        { name: 'public', match: { path: '/pub' }, upstream: { url: originUrl }, auth: 'public' },
+        { name: 'app', match: { path: '/app' }, upstream: { url: originUrl }, auth: 'session', token: { audience: 'app', claims: ['email', 'roles'] } },
+        { name: 'api', match: { path: '/api' }, upstream: { url: originUrl }, auth: 'bearer', token: { audience: 'api', claims: ['email', 'roles'] } },
+      ],
+    }),
+  );
+  return join(dir, 'gateway.yaml');
+}
+
+export function startGateway(name: string, config: string, extraArgs: string[] = [], cli = CLI, env: NodeJS.ProcessEnv = {}): Promise<Proc> {
+  return startProc(name, process.execPath, [...extraArgs, cli, 'start', '--config', config], env);
+}
+
+export async function login(gw: Proc): Promise<string> {
+  const res = await request(`${gw.url}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: 'http://bench.example' },
+    body: JSON.stringify({ username: 'bench', password: 'bench' }),
+  });
+  await res.body.dump();
+  const cookie = /^gw-session=([^;]+)/.exec(String(res.headers['set-cookie']))?.[1];
+  if (!cookie) throw new Error(`sign-in failed: ${res.statusCode}`);
+  return `gw-session=${cookie}`;
+}
+
+/** A session as express-session + connect-redis would have written it. */
+export async function expressSession(redisUrl: string): Promise<string> {
+  const id = randomBytes(24).toString('base64url');
+  const redis = new Redis(redisUrl);
+  await redis.set(
+    `sess:${id}`,
+    JSON.stringify({ cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000).toISOString(), httpOnly: true, path: '/' }, user: { id: 'bench-user', email: 'bench@example.com', roles: ['user'] } }),
+    'EX',
+    3600,
+  );
+  redis.disconnect();
+  const sig = createHmac('sha256', ES_SECRET).update(id).digest('base64').replace(/=+$/, '');
+  return `connect.sid=${encodeURIComponent(`s:${id}.${sig}`)}`;
+}
+
+/** The gateway's own access token (POST /auth/token). */
+export async function accessToken(gw: Proc): Promise<string> {
+  const res = await request(`${gw.url}/auth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'bench', password: 'bench' }),
+  });
+  const body = (await res.body.json()) as { access_token?: string };
+  if (!body.access_token) throw new Error(`token endpoint answered ${res.statusCode}`);
+  return `Bearer ${body.access_token}`;
+}
+
+export async function load(url: string, connections: number, headers: Record<string, string>, durationS: number): Promise<autocannon.Result> {
+  return autocannon({ url, connections, duration: durationS, headers, pipelining: 1 });
+}
+
+
+/** An external issuer for the bearer scenarios: a token it signed, and its JWKS for the origin to serve. */
+export async function benchIssuer(): Promise<{ idpToken: string; jwks: string }> {
+  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+  const idpToken = `Bearer ${await new SignJWT({ email: 'bench@example.com', roles: ['user'] })
+    .setProtectedHeader({ alg: 'RS256', kid: 'bench-idp-1' })
+    .setIssuer(BENCH_ISSUER)
+    .setAudience('gateway')
+    .setSubject('bench-user')
+    .setIssuedAt()
+    .setExpirationTime('2h')
+    .sign(privateKey)}`;
+  const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'bench-idp-1', alg: 'RS256', use: 'sig' }] });
+  return { idpToken, jwks };
+}
