@@ -19,7 +19,7 @@ import type { Clock } from './forward/upstream-group.js';
 import { WebSocketProxy } from './forward/websocket.js';
 import { createPublicServer } from './http/server.js';
 import { pino, type DestinationStream } from 'pino';
-import { createAccessLogger, createLogger, type Logger } from './log.js';
+import { createAccessLog, createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics/metrics.js';
 import { compileRoutes, originsOf, type CompiledRoute } from './pipeline/route.js';
 import type { RouteTable } from './routing/table.js';
@@ -95,7 +95,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
   const destination = opts.logDestination ?? (stdout as DestinationStream);
   const flusher = stdout ? setInterval(() => stdout.flush(), 100).unref() : undefined;
   const logger = createLogger(gw.log.level, destination);
-  const accessLogger = gw.log.accessLog ? createAccessLogger(gw.log.level, destination) : undefined;
+  const accessLog = gw.log.accessLog ? createAccessLog(gw.log.level, destination) : undefined;
   const clock = opts.clock ?? systemClock;
   const registry = new Registry();
   const metrics = createMetrics(registry);
@@ -134,7 +134,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     trustedProxies: trustedProxyList(gw.trustedProxies),
     metrics,
     logger,
-    accessLogger,
+    accessLog,
     lifecycle,
     newRequestId,
     endpoints: auth.endpoints,

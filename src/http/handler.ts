@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../errors.js';
 import type { ForwardHooks } from '../forward/proxy.js';
 import { forward } from '../forward/proxy.js';
-import type { Logger } from '../log.js';
+import type { AccessLog, Logger } from '../log.js';
 import { methodLabel, NO_ROUTE, type Metrics } from '../metrics/metrics.js';
 import { createExchange, type Exchange } from '../pipeline/exchange.js';
 import { renderError } from './error-response.js';
@@ -22,7 +22,7 @@ export interface HandlerDeps extends ResolveDeps {
   readonly metrics: Metrics;
   readonly logger: Logger;
   /** Writes one access-log line per request; undefined when log.accessLog is off. */
-  readonly accessLogger: Logger | undefined;
+  readonly accessLog: AccessLog | undefined;
   /** Set when shutdown began: answers carry Connection: close. */
   readonly lifecycle: { readonly draining: boolean };
   readonly newRequestId: () => string;
@@ -118,22 +118,19 @@ function finish(deps: HandlerDeps, ex: Exchange, children: Map<string, RouteMetr
   counter.inc();
   rm.duration.observe(seconds);
   if (ex.upstreamHeadersAt !== undefined) rm.upstream.observe((ex.upstreamHeadersAt - ex.startedAt) / 1000);
-  if (deps.accessLogger) {
-    deps.accessLogger.info(
-      {
-        requestId: ex.requestId,
-        route,
-        method: ex.req.method,
-        path: ex.path || undefined,
-        status,
-        durationMs: Math.round(seconds * 1e6) / 1000,
-        upstream: ex.upstreamOrigin,
-        upstreamMs: ex.upstreamHeadersAt === undefined ? undefined : Math.round((ex.upstreamHeadersAt - ex.startedAt) * 1000) / 1000,
-        client: ex.clientIp,
-        error: ex.errorCode,
-        completed: res.writableFinished,
-      },
-      'request',
-    );
+  if (deps.accessLog) {
+    deps.accessLog({
+      requestId: ex.requestId,
+      route,
+      method: ex.req.method ?? '',
+      path: ex.path,
+      status,
+      durationMs: Math.round(seconds * 1e6) / 1000,
+      upstream: ex.upstreamOrigin,
+      upstreamMs: ex.upstreamHeadersAt === undefined ? undefined : Math.round((ex.upstreamHeadersAt - ex.startedAt) * 1000) / 1000,
+      client: ex.clientIp,
+      error: ex.errorCode,
+      completed: res.writableFinished,
+    });
   }
 }
