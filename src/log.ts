@@ -18,10 +18,7 @@ export const REDACT_PATHS = [
   '*.token',
 ];
 
-/**
- * Logs go to stdout asynchronously: a slow reader of stdout (a log shipper, a full pipe) must never
- * block the event loop that serves requests. Pending lines are flushed on exit.
- */
+/** Lines go to the destination given (in the gateway, log-stream.ts: batched, asynchronous). */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
