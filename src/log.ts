@@ -60,8 +60,12 @@ const INFO_ENABLED = new Set(['trace', 'debug', 'info']);
  * the fields, msg), written straight to the log stream. Built by hand rather than through pino:
  * the fields are fixed, so pino's generic path (per-key serializers, formatters, an ISO time per
  * call) is pure overhead, and it measured at about a tenth of the gateway's CPU per proxied
- * request (bench/README.md). Strings from the client (method, path) go through JSON.stringify.
- * Undefined when the level drops `info` lines.
+ * request (bench/README.md). Undefined when the level drops `info` lines.
+ *
+ * Strings are quoted as they are when one scan finds nothing JSON must escape (the usual case),
+ * else each goes through JSON.stringify: five JSON.stringify calls cost ≈ 0.5 µs per line, the scan
+ * ≈ 0.1 µs. Milliseconds are written from integer microseconds, because V8's general
+ * double-to-string conversion costs ≈ 0.2 µs a number.
  */
 export function createAccessLog(level: string, destination: { write(line: string): unknown }): AccessLog | undefined {
   if (!INFO_ENABLED.has(level)) return undefined;
@@ -75,14 +79,34 @@ export function createAccessLog(level: string, destination: { write(line: string
       second = s;
       secondIso = new Date(s * 1000).toISOString().slice(0, 20);
     }
-    const ms = now - s * 1000;
-    let line = `{"level":"info","time":"${secondIso}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z","service":"gateway","requestId":${JSON.stringify(e.requestId)},"route":${JSON.stringify(e.route)},"method":${JSON.stringify(e.method)}`;
-    if (e.path !== '') line += `,"path":${JSON.stringify(e.path)}`;
-    line += `,"status":${e.status},"durationMs":${e.durationMs}`;
-    if (e.upstream !== undefined) line += `,"upstream":${JSON.stringify(e.upstream)}`;
-    if (e.upstreamMs !== undefined) line += `,"upstreamMs":${e.upstreamMs}`;
-    line += `,"client":${JSON.stringify(e.client)}`;
-    if (e.error !== undefined) line += `,"error":${JSON.stringify(e.error)}`;
+    const q = NEEDS_ESCAPE.test(e.requestId + e.route + e.method + e.path + e.client + (e.upstream ?? '') + (e.error ?? '')) ? JSON.stringify : quote;
+    let line = `{"level":"info","time":"${secondIso}${pad3(now - s * 1000)}Z","service":"gateway","requestId":${q(e.requestId)},"route":${q(e.route)},"method":${q(e.method)}`;
+    if (e.path !== '') line += `,"path":${q(e.path)}`;
+    line += `,"status":${e.status},"durationMs":${millis(e.durationMs)}`;
+    if (e.upstream !== undefined) line += `,"upstream":${q(e.upstream)}`;
+    if (e.upstreamMs !== undefined) line += `,"upstreamMs":${millis(e.upstreamMs)}`;
+    line += `,"client":${q(e.client)}`;
+    if (e.error !== undefined) line += `,"error":${q(e.error)}`;
     destination.write(`${line},"completed":${e.completed},"msg":"request"}\n`);
   };
+}
+
+/** What JSON.stringify would escape in a string: quote, backslash, control characters, lone surrogate halves. */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must be found
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+function quote(s: string): string {
+  return `"${s}"`;
+}
+
+function pad3(n: number): string {
+  return n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`;
+}
+
+/** A non-negative millisecond figure with microsecond precision, e.g. 1.234 or 0.500. */
+function millis(ms: number): string {
+  const us = Math.round(ms * 1000);
+  if (!(us >= 0 && us < 2 ** 31)) return String(ms);
+  const whole = Math.floor(us / 1000);
+  return `${whole}.${pad3(us - whole * 1000)}`;
 }

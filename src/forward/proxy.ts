@@ -87,7 +87,10 @@ class BodyLimit extends Transform {
   }
 }
 
-/** Send the exchange upstream and stream the answer back; throws GatewayError when the gateway must answer itself. */
+/**
+ * Send the exchange upstream and stream the answer back; throws GatewayError when the gateway must
+ * answer itself. The caller must call clientClosed(res) when the response closes.
+ */
 export async function forward(route: ForwardRoute, ex: ForwardExchange, hooks: ForwardHooks): Promise<void> {
   const res = ex.res;
   const body = requestBody(route, ex);
@@ -100,7 +103,6 @@ export async function forward(route: ForwardRoute, ex: ForwardExchange, hooks: F
     for (const h of ex.upstreamHeaders) headers.push(h);
     const call = new UpstreamCall(ex, route.sessionCookie);
     (res as TrackedResponse)[CALL] = call;
-    if (attempt === 0) res.once('close', onClientClose);
     target.pool.dispatch(
       {
         path: upstreamPath(route, target, ex),
@@ -140,9 +142,13 @@ export async function forward(route: ForwardRoute, ex: ForwardExchange, hooks: F
 const CALL = Symbol('upstreamCall');
 type TrackedResponse = ServerResponse & { [CALL]?: UpstreamCall };
 
-/** The client went away: abort the upstream request unless the answer was already complete. */
-function onClientClose(this: TrackedResponse): void {
-  if (!this.writableFinished) this[CALL]?.abortForClient();
+/**
+ * The response closed: if the answer was not complete, the client went away, so the upstream
+ * request is aborted. The request handler calls this from its one 'close' listener, rather than
+ * the forwarder adding a second listener per request.
+ */
+export function clientClosed(res: ServerResponse): void {
+  if (!res.writableFinished) (res as TrackedResponse)[CALL]?.abortForClient();
 }
 
 /**

@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../errors.js';
 import type { ForwardHooks } from '../forward/proxy.js';
-import { forward } from '../forward/proxy.js';
+import { clientClosed, forward } from '../forward/proxy.js';
 import type { AccessLog, Logger } from '../log.js';
 import { methodLabel, NO_ROUTE, type Metrics } from '../metrics/metrics.js';
 import { createExchange, type Exchange } from '../pipeline/exchange.js';
@@ -34,36 +34,21 @@ export interface HandlerDeps extends ResolveDeps {
 const EXCHANGE = Symbol('exchange');
 type TrackedResponse = ServerResponse & { [EXCHANGE]?: Exchange };
 
-/** Label children per route label, resolved once: prom-client's labels() hashes its arguments on every call. */
-interface RouteMetrics {
-  readonly duration: { observe(v: number): void };
-  readonly upstream: { observe(v: number): void };
-  readonly byMethodStatus: Map<string, { inc(): void }>;
-}
-
-function routeMetrics(cache: Map<string, RouteMetrics>, metrics: Metrics, route: string): RouteMetrics {
-  let m = cache.get(route);
-  if (!m) {
-    m = { duration: metrics.requestDuration.labels(route), upstream: metrics.upstreamDuration.labels(route), byMethodStatus: new Map() };
-    cache.set(route, m);
-  }
-  return m;
-}
-
 export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const children = new Map<string, RouteMetrics>();
   const hooks: ForwardHooks = {
     onUpstreamError: (route, kind) => deps.metrics.upstreamErrors.labels(route, kind).inc(),
   };
+  // One listener per response, without once()'s wrapper: 'close' is emitted once.
   function onClose(this: TrackedResponse): void {
+    clientClosed(this);
     const ex = this[EXCHANGE];
-    if (ex) finish(deps, ex, children);
+    if (ex) finish(deps, ex);
   }
   return (req, res) => {
     const ex = createExchange(req, res, performance.now(), deps.newRequestId);
     (res as TrackedResponse)[EXCHANGE] = ex;
-    res.once('close', onClose);
-    deps.metrics.inFlight.inc();
+    res.on('close', onClose);
+    deps.metrics.request.inFlight++;
     if (deps.lifecycle.draining) res.shouldKeepAlive = false;
     handle(deps, ex, hooks).catch((err: unknown) => fail(deps, ex, err));
   };
@@ -102,22 +87,16 @@ function causeText(cause: unknown): string | undefined {
   return e.code ?? e.message;
 }
 
-function finish(deps: HandlerDeps, ex: Exchange, children: Map<string, RouteMetrics>): void {
-  const { metrics } = deps;
-  metrics.inFlight.dec();
+function finish(deps: HandlerDeps, ex: Exchange): void {
+  const { request } = deps.metrics;
+  request.inFlight--;
   const res = ex.res;
   const route = ex.route?.name ?? (ex.endpoint ? `gateway:${ex.endpoint}` : NO_ROUTE);
   // 499 (nginx's "client closed request") when the client left before an answer was sent.
   const status = res.headersSent ? res.statusCode : 499;
   const seconds = (performance.now() - ex.startedAt) / 1000;
-  const rm = routeMetrics(children, metrics, route);
-  const method = methodLabel(ex.req.method);
-  const key = `${method} ${status}`;
-  let counter = rm.byMethodStatus.get(key);
-  if (!counter) rm.byMethodStatus.set(key, (counter = metrics.requests.labels(route, method, String(status))));
-  counter.inc();
-  rm.duration.observe(seconds);
-  if (ex.upstreamHeadersAt !== undefined) rm.upstream.observe((ex.upstreamHeadersAt - ex.startedAt) / 1000);
+  const upstreamMs = ex.upstreamHeadersAt === undefined ? undefined : ex.upstreamHeadersAt - ex.startedAt;
+  request.route(route).record(methodLabel(ex.req.method), status, seconds, upstreamMs === undefined ? undefined : upstreamMs / 1000);
   if (deps.accessLog) {
     deps.accessLog({
       requestId: ex.requestId,
@@ -125,9 +104,9 @@ function finish(deps: HandlerDeps, ex: Exchange, children: Map<string, RouteMetr
       method: ex.req.method ?? '',
       path: ex.path,
       status,
-      durationMs: Math.round(seconds * 1e6) / 1000,
+      durationMs: seconds * 1000,
       upstream: ex.upstreamOrigin,
-      upstreamMs: ex.upstreamHeadersAt === undefined ? undefined : Math.round((ex.upstreamHeadersAt - ex.startedAt) * 1000) / 1000,
+      upstreamMs,
       client: ex.clientIp,
       error: ex.errorCode,
       completed: res.writableFinished,

@@ -3,6 +3,7 @@
 // codes and fixed reason words: never a raw path, host, header or any other client value.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { HTTP_METHODS } from '../config/routes-schema.js';
+import { RequestMetrics } from './request-metrics.js';
 
 /** Label for requests that matched no route. */
 export const NO_ROUTE = '_none';
@@ -17,26 +18,8 @@ export function createMetrics(registry: Registry, options: { defaultMetrics: boo
   const registers = [registry];
   return {
     registry,
-    requests: new Counter({
-      name: 'gateway_requests_total',
-      help: 'Requests answered, by route, method and status code.',
-      labelNames: ['route', 'method', 'status'] as const,
-      registers,
-    }),
-    requestDuration: new Histogram({
-      name: 'gateway_request_duration_seconds',
-      help: 'Time from request received to response finished, by route.',
-      labelNames: ['route'] as const,
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers,
-    }),
-    upstreamDuration: new Histogram({
-      name: 'gateway_upstream_headers_duration_seconds',
-      help: 'Time from request received to the upstream response headers, by route.',
-      labelNames: ['route'] as const,
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers,
-    }),
+    /** Requests, durations and in-flight: plain numbers per route on the hot path (request-metrics.ts). */
+    request: new RequestMetrics(registry),
     upstreamErrors: new Counter({
       name: 'gateway_upstream_errors_total',
       help: 'Upstream failures by route and kind (connect, timeout, reset, aborted, other).',
@@ -47,11 +30,6 @@ export function createMetrics(registry: Registry, options: { defaultMetrics: boo
       name: 'gateway_client_errors_total',
       help: 'Requests refused before routing (malformed, too large, smuggling shapes), by error code.',
       labelNames: ['code'] as const,
-      registers,
-    }),
-    inFlight: new Gauge({
-      name: 'gateway_requests_in_flight',
-      help: 'Requests being handled now.',
       registers,
     }),
     configReloads: new Counter({

@@ -62,6 +62,25 @@ describe('access log', () => {
     expect(parsed).toMatchObject({ status: 404, error: 'route_not_found' });
   });
 
+  it('writes durations to the microsecond, whatever their size', () => {
+    const { lines, log } = capture();
+    const cases: [number, string][] = [[0, '0.000'], [0.5, '0.500'], [1.234, '1.234'], [12345.6789, '12345.679'], [0.0004, '0.000'], [3e9, '3000000000']];
+    for (const [ms] of cases) log?.({ ...entry, durationMs: ms, upstreamMs: ms });
+    lines.forEach((line, i) => {
+      const [ms, text] = cases[i] as [number, string];
+      expect(line).toContain(`"durationMs":${text},`);
+      expect(line).toContain(`"upstreamMs":${text},`);
+      expect((JSON.parse(line) as AccessEntry).durationMs).toBeCloseTo(ms, 3);
+    });
+  });
+
+  it('escapes each field on its own merits when one of them needs it', () => {
+    const { lines, log } = capture();
+    log?.({ ...entry, requestId: 'plain-id', client: '10.0.0.1', path: '/a"b' });
+    const parsed = JSON.parse(lines[0] as string) as AccessEntry;
+    expect(parsed).toMatchObject({ requestId: 'plain-id', client: '10.0.0.1', path: '/a"b' });
+  });
+
   it('is off when the level drops info lines', () => {
     expect(capture('warn').log).toBeUndefined();
     expect(capture('error').log).toBeUndefined();

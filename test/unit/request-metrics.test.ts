@@ -1,0 +1,60 @@
+// The per-request metrics kept as plain numbers must expose exactly what prom-client's own Counter,
+// Histogram and Gauge would have exposed for the same requests.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { DURATION_BUCKETS, RequestMetrics } from '../../src/metrics/request-metrics.js';
+
+type Req = [route: string, method: string, status: number, seconds: number, upstream: number | undefined];
+
+const requests: Req[] = [
+  ['app', 'GET', 200, 0.0004, 0.0003],
+  ['app', 'GET', 200, 0.001, 0.001], // on a bucket's bound: counted in that bucket (le is inclusive)
+  ['app', 'POST', 403, 0.0123, undefined],
+  ['public', 'GET', 200, 0.7, 0.69],
+  ['public', 'GET', 502, 31, 31], // beyond the last bound: only +Inf
+  ['gateway:/auth/login', 'OTHER', 499, 2.5, undefined],
+];
+
+/** The same requests through prom-client's own metrics, as the gateway recorded them before. */
+async function reference(inFlight: number): Promise<string> {
+  const registry = new Registry();
+  const registers = [registry];
+  const counter = new Counter({ name: 'gateway_requests_total', help: 'Requests answered, by route, method and status code.', labelNames: ['route', 'method', 'status'], registers });
+  const duration = new Histogram({ name: 'gateway_request_duration_seconds', help: 'Time from request received to response finished, by route.', labelNames: ['route'], buckets: [...DURATION_BUCKETS], registers });
+  const upstream = new Histogram({ name: 'gateway_upstream_headers_duration_seconds', help: 'Time from request received to the upstream response headers, by route.', labelNames: ['route'], buckets: [...DURATION_BUCKETS], registers });
+  const gauge = new Gauge({ name: 'gateway_requests_in_flight', help: 'Requests being handled now.', registers });
+  for (const [route, method, status, seconds, up] of requests) {
+    counter.labels(route, method, String(status)).inc();
+    duration.labels(route).observe(seconds);
+    if (up !== undefined) upstream.labels(route).observe(up);
+  }
+  gauge.set(inFlight);
+  return registry.metrics();
+}
+
+function sorted(text: string): string[] {
+  return text.split('\n').filter(Boolean).sort();
+}
+
+describe('request metrics', () => {
+  it('exposes the same series and values as prom-client metrics fed the same requests', async () => {
+    const registry = new Registry();
+    const m = new RequestMetrics(registry);
+    for (const [route, method, status, seconds, up] of requests) m.route(route).record(method, status, seconds, up);
+    m.inFlight = 3;
+    expect(sorted(await registry.metrics())).toEqual(sorted(await reference(3)));
+  });
+
+  it('reports running totals across scrapes', async () => {
+    const registry = new Registry();
+    const m = new RequestMetrics(registry);
+    m.route('app').record('GET', 200, 0.002, 0.001);
+    await registry.metrics();
+    m.route('app').record('GET', 200, 0.003, 0.001);
+    const text = await registry.metrics();
+    expect(text).toContain('gateway_requests_total{route="app",method="GET",status="200"} 2');
+    expect(text).toContain('gateway_request_duration_seconds_count{route="app"} 2');
+    expect(text).toContain('gateway_request_duration_seconds_bucket{le="0.0025",route="app"} 1');
+  });
+
+});
