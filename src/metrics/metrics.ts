@@ -1,8 +1,10 @@
 // Every metric, defined in one place and registered on a registry handed in (tests and each
 // gateway instance get their own). Labels are route names, methods from a fixed list, status
-// codes and fixed reason words: never a raw path, host, header or any other client value.
+// codes and fixed reason words: never a raw path, host, header or any other client value. What
+// every request updates is a hot metric (hot.ts): plain numbers, read by prom-client at scrape time.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { HTTP_METHODS } from '../config/routes-schema.js';
+import { HotCounter, HotHistogram } from './hot.js';
 import { RequestMetrics } from './request-metrics.js';
 
 /** Label for requests that matched no route. */
@@ -44,24 +46,21 @@ export function createMetrics(registry: Registry, options: { defaultMetrics: boo
       registers,
     }),
     routes: new Gauge({ name: 'gateway_routes', help: 'Routes in the active table.', registers }),
-    authOutcomes: new Counter({
+    authOutcomes: new HotCounter(registry, {
       name: 'gateway_auth_outcomes_total',
       help: 'Authentication outcomes by route, result (authenticated, refused) and reason (authenticator id or error code).',
-      labelNames: ['route', 'result', 'reason'] as const,
-      registers,
+      labelNames: ['route', 'result', 'reason'],
     }),
-    sessionCache: new Counter({
+    sessionCache: new HotCounter(registry, {
       name: 'gateway_session_cache_total',
       help: 'Session lookups by cache result: hit, miss, or bypass (cache disabled or invalidation channel down).',
-      labelNames: ['result'] as const,
-      registers,
+      labelNames: ['result'],
     }),
-    storeDuration: new Histogram({
+    storeDuration: new HotHistogram(registry, {
       name: 'gateway_session_store_duration_seconds',
       help: 'Session store (Redis) call latency by operation and result (ok, error).',
-      labelNames: ['op', 'result'] as const,
+      labelNames: ['op', 'result'],
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
-      registers,
     }),
     tokensMinted: new Counter({
       name: 'gateway_tokens_minted_total',
@@ -88,17 +87,15 @@ export function createMetrics(registry: Registry, options: { defaultMetrics: boo
       labelNames: ['limit'] as const,
       registers,
     }),
-    bearerOutcomes: new Counter({
+    bearerOutcomes: new HotCounter(registry, {
       name: 'gateway_bearer_verifications_total',
       help: 'Bearer token verifications by issuer (from configuration, or "unknown"), result and reason.',
-      labelNames: ['issuer', 'result', 'reason'] as const,
-      registers,
+      labelNames: ['issuer', 'result', 'reason'],
     }),
-    bearerCache: new Counter({
+    bearerCache: new HotCounter(registry, {
       name: 'gateway_bearer_cache_total',
       help: 'Verified-token cache lookups by result (hit, miss).',
-      labelNames: ['result'] as const,
-      registers,
+      labelNames: ['result'],
     }),
     jwksFetches: new Counter({
       name: 'gateway_jwks_fetches_total',

@@ -2,6 +2,7 @@
 // Histogram and Gauge would have exposed for the same requests.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { HotCounter, HotHistogram } from '../../src/metrics/hot.js';
 import { DURATION_BUCKETS, RequestMetrics } from '../../src/metrics/request-metrics.js';
 
 type Req = [route: string, method: string, status: number, seconds: number, upstream: number | undefined];
@@ -57,4 +58,31 @@ describe('request metrics', () => {
     expect(text).toContain('gateway_request_duration_seconds_bucket{le="0.0025",route="app"} 1');
   });
 
+});
+
+describe('hot metrics', () => {
+  it('match prom-client for several labels and values outside every bucket', async () => {
+    const buckets = [0.001, 0.1, 0.5];
+    const observations: [string, string, number][] = [['get', 'ok', 0.0001], ['get', 'ok', 0.5], ['set', 'error', 7], ['get', 'ok', 0.2]];
+    const mine = new Registry();
+    const counter = new HotCounter(mine, { name: 'c_total', help: 'c', labelNames: ['op', 'result'] });
+    const histogram = new HotHistogram(mine, { name: 'h_seconds', help: 'h', labelNames: ['op', 'result'], buckets });
+    const theirs = new Registry();
+    const refCounter = new Counter({ name: 'c_total', help: 'c', labelNames: ['op', 'result'], registers: [theirs] });
+    const refHistogram = new Histogram({ name: 'h_seconds', help: 'h', labelNames: ['op', 'result'], buckets, registers: [theirs] });
+    for (const [op, result, v] of observations) {
+      counter.inc(op, result);
+      histogram.labels(op, result).observe(v);
+      refCounter.labels(op, result).inc();
+      refHistogram.labels(op, result).observe(v);
+    }
+    counter.labels('set', 'error').inc(4);
+    refCounter.labels('set', 'error').inc(4);
+    expect(sorted(await mine.metrics())).toEqual(sorted(await theirs.metrics()));
+  });
+
+  it('refuses the wrong number of label values', () => {
+    const counter = new HotCounter(new Registry(), { name: 'c_total', help: 'c', labelNames: ['op', 'result'] });
+    expect(() => counter.inc('get')).toThrow(/label values/);
+  });
 });
