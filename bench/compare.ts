@@ -6,7 +6,8 @@
 // median of the per-round ratios (each round's slices are seconds apart).
 //
 //   node dist/bench/compare.js [path ...]     paths: /pub /app /api /api#own (default /pub /app)
-//   COMPARE_RATE=3000 COMPARE_SECONDS=1.5 COMPARE_ROUNDS=15 COMPARE_CONNECTIONS=50
+//   COMPARE_RATE=3000 (0: as fast as they go) COMPARE_SECONDS=1.5 COMPARE_ROUNDS=15 COMPARE_CONNECTIONS=50
+//   COMPARE_CACHES=off: session and verified-token caches off (Redis and a signature check on every request)
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ const SECONDS = Number(process.env.COMPARE_SECONDS ?? 1.5);
 const ROUNDS = Number(process.env.COMPARE_ROUNDS ?? 15);
 const CONNECTIONS = Number(process.env.COMPARE_CONNECTIONS ?? 50);
 const OTHER_DIST = process.env.COMPARE_DIST;
+const CACHES_OFF = process.env.COMPARE_CACHES === 'off';
 const OTHER_ENV = Object.fromEntries((process.env.COMPARE_ENV ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 
 interface Target {
@@ -33,7 +35,7 @@ interface Target {
 async function run(t: Target): Promise<void> {
   const before = cpuMicros(t.proc.pid);
   const sampler = setInterval(() => (t.peakRss = Math.max(t.peakRss, rssBytes(t.proc.pid))), 100);
-  const r = await autocannon({ url: t.url, connections: CONNECTIONS, duration: SECONDS, overallRate: RATE, headers: t.headers });
+  const r = await autocannon({ url: t.url, connections: CONNECTIONS, duration: SECONDS, ...(RATE > 0 ? { overallRate: RATE } : {}), headers: t.headers });
   clearInterval(sampler);
   const cpu = cpuMicros(t.proc.pid) - before;
   if (r.non2xx > 0 || r.errors > 0) throw new Error(`${t.label}: ${r.non2xx} non-2xx, ${r.errors} errors`);
@@ -61,7 +63,7 @@ async function main(): Promise<void> {
     const builds: [string, string | undefined, NodeJS.ProcessEnv][] = [['gateway', undefined, {}]];
     if (OTHER_DIST || Object.keys(OTHER_ENV).length > 0) builds.push(['other', OTHER_DIST && join(OTHER_DIST, 'src/cli.js'), OTHER_ENV]);
     for (const [label, cli, env] of builds) {
-      const gw = await startGateway(label, await gatewayConfig(join(work, label), redis.url, origin.url, { cacheTtl: '2s' }), [], cli, env);
+      const gw = await startGateway(label, await gatewayConfig(join(work, label), redis.url, origin.url, { cacheTtl: CACHES_OFF ? 0 : '2s' }, CACHES_OFF ? { bearer: { cacheMaxEntries: 0 } } : {}), [], cli, env);
       procs.push(gw);
       gateways.push([label, gw]);
     }
