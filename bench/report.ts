@@ -76,7 +76,7 @@ export function report(
   let md = `# Benchmark results\n\nWritten by \`npm run bench\` (${meta.node}, ${meta.reps} runs of ${meta.durationS} s per cell, interleaved; whole run ${Math.round(meta.totalSeconds)} s). `;
   md += 'Every figure is the median with (min–max) over the runs; ratios are taken within each run, then their median reported. ';
   md += 'Origin, bare proxy, redis-server and gateways are separate processes; autocannon drives load from the benchmark process. ';
-  md += 'CPU and RSS are the measured process\'s (for gateway scenarios, the gateway\'s). The gateway runs with its access log on (stdout to a pipe).\n\n';
+  md += 'CPU and RSS are the measured process\'s (for gateway scenarios, the gateway\'s). The gateway runs with its access log on (stdout to a file).\n\n';
   md += 'Scenario 6.5 is scenario 6 with the verified-token cache disabled (a signature check per request).\n\n';
 
   for (const { connections, size } of configs) {
