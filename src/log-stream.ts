@@ -27,7 +27,10 @@ export class LineStream {
   /** The batch being written, and how many lines it holds; undefined when no write is under way. */
   private inFlight: Buffer | undefined;
   private inFlightLines = 0;
+  /** Dropped since the last notice line. */
   private dropped = 0;
+  /** Dropped since the start, for the gateway_log_lines_dropped_total metric. */
+  private droppedBefore = 0;
   private readonly batchChars: number;
   private readonly maxPendingChars: number;
   private readonly retryMs: number;
@@ -41,6 +44,11 @@ export class LineStream {
     this.maxPendingChars = options.maxPendingChars ?? 16 * 2 ** 20;
     this.retryMs = options.retryMs ?? 50;
     this.timer = setInterval(() => this.flush(), options.flushIntervalMs ?? 100).unref();
+  }
+
+  /** Lines dropped since the stream was made (never reset). */
+  get droppedTotal(): number {
+    return this.droppedBefore + this.dropped;
   }
 
   /** Queues one line (with its newline). False when it was dropped because too much is pending. */
@@ -88,6 +96,7 @@ export class LineStream {
   private noteDropped(): void {
     if (this.dropped === 0) return;
     this.pending.push(droppedLine(this.dropped));
+    this.droppedBefore += this.dropped;
     this.dropped = 0;
   }
 

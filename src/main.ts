@@ -97,7 +97,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
   const accessLog = gw.log.accessLog ? createAccessLog(gw.log.level, destination) : undefined;
   const clock = opts.clock ?? systemClock;
   const registry = new Registry();
-  const metrics = createMetrics(registry);
+  const metrics = createMetrics(registry, { defaultMetrics: true, logLinesDropped: () => stdout?.droppedTotal ?? 0 });
   const readiness = new Readiness();
   const pools = new PoolRegistry({
     connections: gw.upstreams.maxConnectionsPerOrigin,

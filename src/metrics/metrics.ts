@@ -15,11 +15,28 @@ export function methodLabel(method: string | undefined): string {
   return method && KNOWN_METHODS.has(method) ? method : 'OTHER';
 }
 
-export function createMetrics(registry: Registry, options: { defaultMetrics: boolean } = { defaultMetrics: true }) {
+export interface MetricsOptions {
+  readonly defaultMetrics: boolean;
+  /** Log lines dropped so far because stdout's reader fell behind (log-stream.ts). */
+  readonly logLinesDropped?: () => number;
+}
+
+export function createMetrics(registry: Registry, options: MetricsOptions = { defaultMetrics: true }) {
+  const logLinesDropped = options.logLinesDropped ?? (() => 0);
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   return {
     registry,
+    logLinesDropped: new Counter({
+      name: 'gateway_log_lines_dropped_total',
+      help: 'Log lines dropped because the reader of stdout fell more than 16 MiB behind.',
+      registers,
+      collect() {
+        this.reset();
+        const n = logLinesDropped();
+        if (n > 0) this.inc(n);
+      },
+    }),
     /** Requests, durations and in-flight: plain numbers per route on the hot path (request-metrics.ts). */
     request: new RequestMetrics(registry),
     upstreamErrors: new Counter({

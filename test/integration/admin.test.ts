@@ -37,6 +37,7 @@ describe('admin listener', () => {
     expect(text).toMatch(/gateway_request_duration_seconds_bucket\{le="0\.001",route="catchall"\}/);
     expect(text).toContain('process_resident_memory_bytes');
     expect(text).toContain('gateway_routes 1');
+    expect(text).toContain('gateway_log_lines_dropped_total 0');
     for (const leaked of ['12345', 'secret-token-abc', 'xyz', 'mallory']) expect(text).not.toContain(leaked);
   });
 

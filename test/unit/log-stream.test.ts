@@ -81,6 +81,7 @@ describe('LineStream', () => {
     let accepted = 0;
     for (let i = 0; i < 500; i++) if (stream.write(`{"i":"${String(i).padStart(4, "0")}"}\n`)) accepted++;
     expect(accepted).toBeLessThan(500);
+    expect(stream.droppedTotal).toBe(500 - accepted);
     await until(() => readFileSync(file, 'utf8').includes('"dropped"'));
     stream.close();
     closeSync(fd);
@@ -88,6 +89,8 @@ describe('LineStream', () => {
     const notice = JSON.parse(lines.find((l) => l.includes('"dropped"')) as string) as { level: string; dropped: number };
     expect(notice.level).toBe('warn');
     expect(notice.dropped).toBe(500 - accepted);
+    // The notice does not reset the running total the metric reads.
+    expect(stream.droppedTotal).toBe(500 - accepted);
     expect(lines.filter((l) => !l.includes('"dropped"'))).toHaveLength(accepted);
     for (const l of lines) JSON.parse(l);
   });

@@ -1,8 +1,9 @@
-// The per-request metrics kept as plain numbers must expose exactly what prom-client's own Counter,
-// Histogram and Gauge would have exposed for the same requests.
+// Metrics kept as plain numbers (hot.ts, request-metrics.ts) must expose exactly what prom-client's own Counter,
+// Histogram and Gauge would have exposed for the same updates; the dropped-log-lines counter follows the log stream.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { HotCounter, HotHistogram } from '../../src/metrics/hot.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
 import { DURATION_BUCKETS, RequestMetrics } from '../../src/metrics/request-metrics.js';
 
 type Req = [route: string, method: string, status: number, seconds: number, upstream: number | undefined];
@@ -84,5 +85,18 @@ describe('hot metrics', () => {
   it('refuses the wrong number of label values', () => {
     const counter = new HotCounter(new Registry(), { name: 'c_total', help: 'c', labelNames: ['op', 'result'] });
     expect(() => counter.inc('get')).toThrow(/label values/);
+  });
+});
+
+describe('log lines dropped', () => {
+  it('reports the log stream running total at each scrape', async () => {
+    let dropped = 0;
+    const registry = new Registry();
+    createMetrics(registry, { defaultMetrics: false, logLinesDropped: () => dropped });
+    expect(await registry.getSingleMetricAsString('gateway_log_lines_dropped_total')).toContain('gateway_log_lines_dropped_total 0');
+    dropped = 7;
+    expect(await registry.getSingleMetricAsString('gateway_log_lines_dropped_total')).toContain('gateway_log_lines_dropped_total 7');
+    dropped = 9;
+    expect(await registry.getSingleMetricAsString('gateway_log_lines_dropped_total')).toContain('gateway_log_lines_dropped_total 9');
   });
 });
