@@ -106,7 +106,8 @@ function pad3(n: number): string {
 /** A non-negative millisecond figure with microsecond precision, e.g. 1.234 or 0.500. */
 function millis(ms: number): string {
   const us = Math.round(ms * 1000);
-  if (!(us >= 0 && us < 2 ** 31)) return String(ms);
+  // Outside the fast path's range: JSON's own number form, or null for what JSON cannot hold.
+  if (!(us >= 0 && us < 2 ** 31)) return Number.isFinite(ms) ? String(ms) : 'null';
   const whole = Math.floor(us / 1000);
   return `${whole}.${pad3(us - whole * 1000)}`;
 }

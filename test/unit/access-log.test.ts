@@ -64,7 +64,7 @@ describe('access log', () => {
 
   it('writes durations to the microsecond, whatever their size', () => {
     const { lines, log } = capture();
-    const cases: [number, string][] = [[0, '0.000'], [0.5, '0.500'], [1.234, '1.234'], [12345.6789, '12345.679'], [0.0004, '0.000'], [3e9, '3000000000']];
+    const cases: [number, string][] = [[0, '0.000'], [0.5, '0.500'], [1.234, '1.234'], [12345.6789, '12345.679'], [0.0004, '0.000'], [3e9, '3000000000'], [-1.5, '-1.5']];
     for (const [ms] of cases) log?.({ ...entry, durationMs: ms, upstreamMs: ms });
     lines.forEach((line, i) => {
       const [ms, text] = cases[i] as [number, string];
@@ -72,6 +72,12 @@ describe('access log', () => {
       expect(line).toContain(`"upstreamMs":${text},`);
       expect((JSON.parse(line) as AccessEntry).durationMs).toBeCloseTo(ms, 3);
     });
+  });
+
+  it('stays valid JSON for a duration that is not a finite number', () => {
+    const { lines, log } = capture();
+    log?.({ ...entry, durationMs: Number.NaN, upstreamMs: Number.POSITIVE_INFINITY });
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ durationMs: null, upstreamMs: null });
   });
 
   it('escapes each field on its own merits when one of them needs it', () => {
