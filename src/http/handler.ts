@@ -96,7 +96,7 @@ function finish(deps: HandlerDeps, ex: Exchange): void {
   const status = res.headersSent ? res.statusCode : 499;
   const seconds = (performance.now() - ex.startedAt) / 1000;
   const upstreamMs = ex.upstreamHeadersAt === undefined ? undefined : ex.upstreamHeadersAt - ex.startedAt;
-  request.route(route).record(methodLabel(ex.req.method), status, seconds, upstreamMs === undefined ? undefined : upstreamMs / 1000);
+  request.record(route, methodLabel(ex.req.method), status, seconds, upstreamMs === undefined ? undefined : upstreamMs / 1000);
   if (deps.accessLog) {
     deps.accessLog({
       requestId: ex.requestId,
