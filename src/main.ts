@@ -1,6 +1,7 @@
 // Composition root: load configuration, build the adapters, wire the stages, listen. The only
 // module that knows every other one; tests build whole gateways through startGateway().
 import { randomUUID } from 'node:crypto';
+import { dirname } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BlockList, isIP } from 'node:net';
@@ -9,9 +10,10 @@ import { buildAuthLayer } from './compose/auth.js';
 import { loadConfig, loadRoutes, type LoadedConfig } from './config/load.js';
 import type { VerifyCredentials } from './endpoints/auth/verify.js';
 import type { JwksFetch } from './keys/remote-jwks.js';
-import { DEFAULT_IDENTITY_HEADERS } from './config/schema.js';
+import { DEFAULT_IDENTITY_HEADERS } from './config/header-names.js';
 import { contentHash, watchRoutesFile, type RoutesWatcher } from './config/watch.js';
 import { createAdminServer } from './endpoints/admin.js';
+import { AdminGuard, loadAdminCredential } from './endpoints/admin-guard.js';
 import { Readiness } from './endpoints/readiness.js';
 import { ConfigError, formatProblem } from './errors.js';
 import { PoolRegistry } from './forward/pools.js';
@@ -89,6 +91,8 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
   const env = opts.env ?? process.env;
   const config = await loadConfig(opts.configPath, env);
   const gw = config.gateway;
+  const admin = await loadAdminCredential(gw.admin, dirname(config.gatewayFile), env);
+  if (admin.problem) throw new ConfigError([{ file: config.gatewayFile, line: 0, column: 0, path: admin.problem.key, message: admin.problem.message }]);
   // One stream for both loggers, so their lines never interleave mid-line; batched and
   // asynchronous (log-stream.ts).
   const stdout = opts.logDestination ? undefined : new LineStream(1);
@@ -112,6 +116,8 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     ejectForMs: gw.upstreams.ejectFor,
     defaultMaxBodySize: gw.limits.maxBodySize,
     identityHeaders: [...DEFAULT_IDENTITY_HEADERS, ...gw.identityHeaders],
+    trustedProxyHeaders: gw.trustedProxyHeaders,
+    routing: gw.routing,
   };
   let routes: { current: RouteTable<CompiledRoute> };
   try {
@@ -131,24 +137,29 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     routes,
     maxUrlLength: gw.limits.maxUrlLength,
     trustedProxies: trustedProxyList(gw.trustedProxies),
+    headerLimits: { maxHeaderCount: gw.limits.maxHeaderCount, ownedCookies: auth.routeDeps.ownedCookies },
     metrics,
     logger,
     accessLog,
     lifecycle,
     newRequestId,
     endpoints: auth.endpoints,
+    allowedOrigins: auth.routeDeps.allowedOrigins,
   };
   const publicServer = createPublicServer(
     handlerDeps,
     {
       maxHeaderSize: gw.limits.maxHeaderSize,
+      maxHeaderCount: gw.limits.maxHeaderCount,
       requestTimeoutMs: gw.limits.requestTimeout,
       headersTimeoutMs: gw.limits.headersTimeout,
       keepAliveTimeoutMs: gw.limits.keepAliveTimeout,
     },
     new WebSocketProxy(),
   );
-  const adminServer = createAdminServer({ registry, readiness, logger, newRequestId }, auth.adminEndpoints);
+  if (admin.credential === undefined) logger.warn('admin.credentialFile and admin.credentialEnv are unset: mutating admin endpoints refuse every request');
+  const guard = new AdminGuard({ allowedHosts: gw.admin.allowedHosts, credential: admin.credential });
+  const adminServer = createAdminServer({ registry, readiness, logger, newRequestId, guard }, auth.adminEndpoints);
 
   let reloading: Promise<boolean> = Promise.resolve(true);
   const reloadOnce = async (): Promise<boolean> => {

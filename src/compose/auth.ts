@@ -172,7 +172,8 @@ export async function buildAuthLayer(opts: AuthLayerOptions): Promise<AuthLayer>
       loginRedirect: gw.login.redirect,
       challenge: `Cookie realm="gateway", cookie-name="${routeCookie}"`,
       allowedOrigins,
-      sessionCookie: routeCookie,
+      // Every cookie the gateway owns, whichever one the routes authenticate with.
+      ownedCookies: [...new Set([s.cookie.name, routeCookie, gw.accessTokens.refresh.cookieName])],
     },
     endpoints,
     adminEndpoints,

@@ -29,6 +29,8 @@ const routeSchema = z.strictObject({
         'must start with "/" and hold only plain segments (no "..", ".", "//", "%", ";" or query)',
       ),
     methods: z.array(z.enum(HTTP_METHODS)).min(1).optional(),
+    /** Match the path ignoring case (and trailing dots, compatibility characters); default routing.caseInsensitive. */
+    caseInsensitive: z.boolean().optional(),
   }),
   upstream: z
     .strictObject({
@@ -56,6 +58,8 @@ const routeSchema = z.strictObject({
     .prefault({}),
   /** CSRF checks for cookie-authenticated unsafe methods: true (origin checks), "token" (also X-CSRF-Token), false. */
   csrf: z.union([z.boolean(), z.literal('token')]).default(true),
+  /** Forward client headers whose names hold `_` (dropped by default: CGI servers read X_User as X-User). */
+  keepUnderscoreHeaders: z.boolean().default(false),
   /** Largest request body; defaults to limits.maxBodySize of gateway.yaml. */
   maxBodySize: size().optional(),
 });

@@ -3,6 +3,7 @@
 // security setting must never be silently ignored.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { ROUTING_HEADERS } from './header-names.js';
 import { parseDurationMs, parseSizeBytes } from './units.js';
 
 export const duration = () =>
@@ -58,24 +59,6 @@ const cidr = z.string().refine(
   { message: 'must be an IP address or CIDR such as 10.0.0.0/8 or fd00::/8' },
 );
 
-/** Headers a client could use to claim an identity; stripped from every request before forwarding. */
-export const DEFAULT_IDENTITY_HEADERS = [
-  'x-user',
-  'x-user-id',
-  'x-remote-user',
-  'remote-user',
-  'x-forwarded-user',
-  'x-forwarded-email',
-  'x-forwarded-groups',
-  'x-forwarded-preferred-username',
-  'x-forwarded-access-token',
-  'x-auth-request-user',
-  'x-auth-request-email',
-  'x-auth-request-groups',
-  'x-auth-request-access-token',
-  'x-gateway-token',
-];
-
 export const headerName = z
   .string()
   .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be an HTTP header name')
@@ -94,7 +77,16 @@ export const gatewaySchema = z.strictObject({
   /** The public listener. */
   listen: listener('0.0.0.0', 8080),
   /** The admin listener: metrics, health, readiness, revocation. Keep it off the public network. */
-  admin: listener('127.0.0.1', 9090),
+  admin: section({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: port.default(9090),
+    /** Host names (besides IP addresses and localhost) accepted in Host: DNS rebinding defence. */
+    allowedHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be a host name without port')).default([]),
+    /** File holding the bearer credential of mutating admin endpoints (at least 32 characters). */
+    credentialFile: z.string().min(1).optional(),
+    /** Environment variable holding that credential, when not in a file. */
+    credentialEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+  }).refine((a) => !(a.credentialFile && a.credentialEnv), 'give credentialFile or credentialEnv, not both'),
   /** The routes file, relative to gateway.yaml. */
   routesFile: z.string().min(1).default('./routes.yaml'),
   /** Origins the gateway is reached at by browsers (CSRF and redirect checks). */
@@ -120,10 +112,20 @@ export const gatewaySchema = z.strictObject({
     commandTimeout: duration().default(500),
     connectTimeout: duration().default(2_000),
   }).refine((r) => !(r.sentinel && r.cluster), 'give sentinel or cluster, not both'),
-  /** Additional client headers that carry identity and must never reach an upstream. */
+  /** Additional client headers that carry identity and must never reach an upstream (`name` or `prefix*`). */
   identityHeaders: z.array(headerName).default([]),
+  /** Routing headers (X-Original-URL, X-Forwarded-Prefix, ...) passed on when the peer is in trustedProxies. */
+  trustedProxyHeaders: z.array(z.preprocess((v) => (typeof v === 'string' ? v.toLowerCase() : v), z.enum(ROUTING_HEADERS))).default([]),
+  routing: section({
+    /** Default of match.caseInsensitive for routes that do not set it. */
+    caseInsensitive: z.boolean().default(false),
+    /** 400 ambiguous_path when ignoring case, trailing dots or compatibility characters would select another route. */
+    refuseAmbiguousPaths: z.boolean().default(true),
+  }),
   limits: section({
     maxHeaderSize: size().default(16 * 1024),
+    /** More header lines than this: 431 too_many_headers (Envoy's default is 100). */
+    maxHeaderCount: numeric(z.number().int().min(10).max(1000)).default(100),
     maxUrlLength: size().default(8 * 1024),
     maxBodySize: size().default(10 * 1000 * 1000),
     requestTimeout: duration().default(300_000),

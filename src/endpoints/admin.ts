@@ -1,10 +1,13 @@
-// The admin listener: /metrics, /healthz, /readyz. It is a separate server bound to its own
-// address (127.0.0.1 by default), so none of it is reachable through the public listener.
+// The admin listener: /metrics, /healthz, /readyz, JWKS and admin revocation. It is a separate
+// server bound to its own address (127.0.0.1 by default), so none of it is reachable through the
+// public listener; admin-guard.ts keeps browser pages and DNS rebinding out, and every method other
+// than GET and HEAD needs the admin credential.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { GatewayError } from '../errors.js';
 import { renderError } from '../http/error-response.js';
 import type { Logger } from '../log.js';
+import type { AdminGuard } from './admin-guard.js';
 import type { Readiness } from './readiness.js';
 
 export interface AdminDeps {
@@ -12,6 +15,7 @@ export interface AdminDeps {
   readonly readiness: Readiness;
   readonly logger: Logger;
   readonly newRequestId: () => string;
+  readonly guard: AdminGuard;
 }
 
 export type AdminHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -42,6 +46,14 @@ export function createAdminServer(deps: AdminDeps, extra: AdminLookup = () => un
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     const handler = handlers[`${method} ${path}`] ?? extra(req.method ?? 'GET', path);
     const requestId = deps.newRequestId();
+    try {
+      deps.guard.checkCaller(req);
+      if (method !== 'GET' && handler) deps.guard.checkCredential(req);
+    } catch (err) {
+      deps.logger.info({ requestId, path, code: (err as GatewayError).code, reason: (err as GatewayError).message }, 'admin request refused');
+      renderError(req, res, err as GatewayError, requestId);
+      return;
+    }
     if (!handler) {
       const known = Object.keys(handlers).some((k) => k.endsWith(` ${path}`));
       renderError(req, res, new GatewayError(known ? 'method_not_allowed' : 'route_not_found'), requestId);

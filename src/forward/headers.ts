@@ -4,7 +4,8 @@
 // client header the builder did not let through.
 import type { BlockList } from 'node:net';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { removeCookie, setsCookie } from '../http/cookies.js';
+import { ROUTING_HEADERS } from '../config/header-names.js';
+import { removeCookies, setsCookie } from '../http/cookies.js';
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus legacy ones proxies still see. */
 export const HOP_BY_HOP = [
@@ -26,7 +27,6 @@ export const GATEWAY_SET = [
   'x-forwarded-proto',
   'x-forwarded-host',
   'x-forwarded-port',
-  'x-forwarded-prefix',
   'forwarded',
   'x-real-ip',
   'x-request-id',
@@ -34,8 +34,43 @@ export const GATEWAY_SET = [
   'expect',
 ];
 
-export function buildDropSet(extra: Iterable<string>): ReadonlySet<string> {
-  return new Set([...HOP_BY_HOP, ...GATEWAY_SET, ...[...extra].map((h) => h.toLowerCase())]);
+/** What never reaches an upstream from a client, compiled once per route (buildHeaderPolicy). */
+export interface HeaderPolicy {
+  /** Lower-case names dropped. */
+  readonly drop: ReadonlySet<string>;
+  /** Names dropped by prefix (`x-auth-request-`), or undefined for none. */
+  readonly dropPrefix: RegExp | undefined;
+  /**
+   * Keep names holding `_` (judged by their `-` spelling, which CGI-style servers read them as).
+   * False by default: WSGI, Rack, PHP and Puma read `X_User` as `X-User` (nginx's choice).
+   */
+  readonly keepUnderscores: boolean;
+  /** Names in `drop` passed when the peer is a trusted proxy (trustedProxyHeaders). */
+  readonly keepFromTrusted: ReadonlySet<string>;
+}
+
+export interface HeaderPolicyOptions {
+  /** Further names to drop; an entry ending in `*` drops every name with that prefix. */
+  readonly drop: Iterable<string>;
+  readonly keepUnderscores: boolean;
+  readonly keepFromTrusted: Iterable<string>;
+}
+
+export function buildHeaderPolicy(opts: HeaderPolicyOptions): HeaderPolicy {
+  const drop = new Set([...HOP_BY_HOP, ...GATEWAY_SET, ...ROUTING_HEADERS]);
+  const prefixes: string[] = [];
+  for (const raw of opts.drop) {
+    const h = raw.toLowerCase().replaceAll('_', '-');
+    if (h.endsWith('*')) prefixes.push(h.slice(0, -1));
+    else drop.add(h);
+  }
+  const escaped = prefixes.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return {
+    drop,
+    dropPrefix: escaped.length > 0 ? new RegExp(`^(?:${escaped.join('|')})`) : undefined,
+    keepUnderscores: opts.keepUnderscores,
+    keepFromTrusted: new Set([...opts.keepFromTrusted].map((h) => h.toLowerCase())),
+  };
 }
 
 /** Names listed in a Connection header (RFC 9110 §7.6.1): hop-by-hop for this message too. */
@@ -50,28 +85,41 @@ export function connectionNamed(value: string | undefined): ReadonlySet<string> 
   return names;
 }
 
+/** Whether the policy lets a client header called `name` (lower case) through. */
+export function passes(policy: HeaderPolicy, name: string, trustedPeer: boolean): boolean {
+  let key = name;
+  if (name.includes('_')) {
+    if (!policy.keepUnderscores) return false;
+    key = name.replaceAll('_', '-');
+  }
+  if (policy.drop.has(key)) return trustedPeer && key === name && policy.keepFromTrusted.has(name);
+  return policy.dropPrefix === undefined || !policy.dropPrefix.test(key);
+}
+
 /**
  * The client's headers that may go upstream, as a flat [name, value, ...] list that keeps
- * duplicates and order (rawHeaders, not the merged object).
+ * duplicates and order (rawHeaders, not the merged object). `ownedCookies` are the gateway's
+ * cookies (session, refresh): removed from Cookie.
  */
 export function filterRequestHeaders(
   req: IncomingMessage,
-  drop: ReadonlySet<string>,
+  policy: HeaderPolicy,
   out: string[],
-  sessionCookie: string | undefined,
+  ownedCookies: readonly string[],
+  trustedPeer: boolean,
 ): void {
   const raw = req.rawHeaders;
   const named = connectionNamed(req.headers.connection);
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as string).toLowerCase();
-    if (drop.has(name) || (named !== undefined && named.has(name))) continue;
+    if (!passes(policy, name, trustedPeer) || (named !== undefined && named.has(name))) continue;
     let value = raw[i + 1] as string;
     // A client replaying one of the gateway's internal tokens (say, lifted from an upstream's log)
     // through a public route must not reach an upstream with it.
     if (name === 'authorization' && isInternalBearer(value)) continue;
-    // The session cookie is the user's credential: it never reaches an upstream.
-    if (name === 'cookie' && sessionCookie !== undefined) {
-      const rest = removeCookie(value, sessionCookie);
+    // The gateway's cookies are the user's credentials: they never reach an upstream.
+    if (name === 'cookie') {
+      const rest = removeCookies(value, ownedCookies);
       if (rest === undefined) continue;
       value = rest;
     }
@@ -103,6 +151,8 @@ export interface ForwardedInfo {
   readonly host: string;
   /** The client's address as best known. */
   readonly clientIp: string;
+  /** Whether the peer is a trusted proxy. */
+  readonly trusted: boolean;
 }
 
 function ipFamily(ip: string): 'ipv4' | 'ipv6' {
@@ -130,7 +180,7 @@ export function forwardedInfo(
 ): ForwardedInfo {
   const ownProto = encrypted ? 'https' : 'http';
   const host = headers.host ?? '';
-  if (!isTrusted(trusted, peerIp)) return { forwardedFor: peerIp, proto: ownProto, host, clientIp: peerIp };
+  if (!isTrusted(trusted, peerIp)) return { forwardedFor: peerIp, proto: ownProto, host, clientIp: peerIp, trusted: false };
 
   const xff = headers['x-forwarded-for'];
   const hops = (Array.isArray(xff) ? xff.join(',') : (xff ?? ''))
@@ -150,16 +200,17 @@ export function forwardedInfo(
     proto,
     host: typeof hostHeader === 'string' && hostHeader ? hostHeader : host,
     clientIp,
+    trusted: true,
   };
 }
 
 /**
  * The upstream's response headers the client may see: hop-by-hop and Connection-named ones removed.
- * Set-Cookie lines for the session cookie are dropped too.
+ * Set-Cookie lines for the gateway's own cookies are dropped too.
  */
 export function filterResponseHeaders(
   headers: Record<string, string | string[] | undefined>,
-  sessionCookie: string | undefined,
+  ownedCookies: readonly string[],
 ): Record<string, string | string[]> {
   const connection = headers.connection;
   const named = connectionNamed(Array.isArray(connection) ? connection.join(',') : connection);
@@ -167,9 +218,9 @@ export function filterResponseHeaders(
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined || RESPONSE_DROP.has(name) || (named !== undefined && named.has(name))) continue;
-    if (name === 'set-cookie' && sessionCookie !== undefined) {
-      // An upstream must not set (or clear) the gateway's session cookie.
-      const kept = (Array.isArray(value) ? value : [value]).filter((line) => !setsCookie(line, sessionCookie));
+    if (name === 'set-cookie') {
+      // An upstream must not set (or clear) the gateway's cookies.
+      const kept = (Array.isArray(value) ? value : [value]).filter((line) => !ownedCookies.some((c) => setsCookie(line, c)));
       if (kept.length > 0) out[name] = kept;
       continue;
     }

@@ -6,7 +6,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { Transform, type TransformCallback } from 'node:stream';
 import { errors, type Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
-import { filterRequestHeaders, filterResponseHeaders } from './headers.js';
+import { filterRequestHeaders, filterResponseHeaders, type HeaderPolicy } from './headers.js';
 import { classifyUpstreamError, type UpstreamFailureKind } from './upstream-errors.js';
 import type { UpstreamGroup, UpstreamTarget } from './upstream-group.js';
 
@@ -22,10 +22,10 @@ export interface ForwardRoute {
   readonly timeoutMs: number;
   readonly maxBodySize: number;
   readonly upstream: UpstreamGroup;
-  /** Client headers that never go upstream. */
-  readonly dropHeaders: ReadonlySet<string>;
-  /** The gateway's session cookie: removed from Cookie, and upstream Set-Cookie for it dropped. */
-  readonly sessionCookie: string | undefined;
+  /** Which client headers never go upstream. */
+  readonly headerPolicy: HeaderPolicy;
+  /** The gateway's cookies: removed from Cookie, and upstream Set-Cookie for them dropped. */
+  readonly ownedCookies: readonly string[];
 }
 
 /** What the forwarder reads from and records on the exchange. */
@@ -36,6 +36,8 @@ export interface ForwardExchange {
   readonly encodedPath: string;
   readonly query: string;
   readonly upstreamHeaders: string[];
+  /** Whether the TCP peer is a trusted proxy (its routing headers may pass: trustedProxyHeaders). */
+  readonly trustedPeer: boolean;
   readonly route: ForwardRoute | undefined;
   upstreamOrigin: string | undefined;
   upstreamHeadersAt: number | undefined;
@@ -98,10 +100,10 @@ export async function forward(route: ForwardRoute, ex: ForwardExchange, hooks: F
   for (let attempt = 0; ; attempt++) {
     ex.upstreamOrigin = target.origin;
     const headers: string[] = [];
-    filterRequestHeaders(ex.req, route.dropHeaders, headers, route.sessionCookie);
+    filterRequestHeaders(ex.req, route.headerPolicy, headers, route.ownedCookies, ex.trustedPeer);
     headers.push('host', route.preserveHost ? (ex.req.headers.host ?? target.host) : target.host);
     for (const h of ex.upstreamHeaders) headers.push(h);
-    const call = new UpstreamCall(ex, route.sessionCookie);
+    const call = new UpstreamCall(ex, route.ownedCookies);
     (res as TrackedResponse)[CALL] = call;
     target.pool.dispatch(
       {
@@ -168,7 +170,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
 
   constructor(
     private readonly ex: ForwardExchange,
-    private readonly sessionCookie: string | undefined,
+    private readonly ownedCookies: readonly string[],
   ) {
     this.settled = new Promise((resolve) => (this.settle = resolve));
   }
@@ -189,7 +191,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return;
     const ex = this.ex;
     ex.upstreamHeadersAt = performance.now();
-    const out = filterResponseHeaders(headers, this.sessionCookie);
+    const out = filterResponseHeaders(headers, this.ownedCookies);
     out['x-request-id'] = ex.requestId;
     ex.res.writeHead(statusCode, out);
   }

@@ -16,8 +16,8 @@ export interface WebSocketRoute extends ForwardRoute {
 
 export type WebSocketOutcome = 'proxied' | 'error';
 
-const SESSION_COOKIE = Symbol('sessionCookie');
-type UpgradeRequest = IncomingMessage & { [SESSION_COOKIE]?: string };
+const OWNED_COOKIES = Symbol('ownedCookies');
+type UpgradeRequest = IncomingMessage & { [OWNED_COOKIES]?: readonly string[] };
 
 export class WebSocketProxy {
   private readonly proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, ignorePath: true });
@@ -27,13 +27,13 @@ export class WebSocketProxy {
     // crashing the process if http-proxy ever emits one without it.
     this.proxy.on('error', () => undefined);
     // http-proxy copies the upstream's 101 (or refusal) headers to the client as they are; this
-    // listener runs before its own, so the session cookie an upstream tries to set is dropped there too.
+    // listener runs before its own, so the gateway's cookies an upstream tries to set are dropped there too.
     this.proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage) => {
-      const cookie = (req as UpgradeRequest)[SESSION_COOKIE];
-      if (cookie === undefined) return;
+      const owned = (req as UpgradeRequest)[OWNED_COOKIES];
+      if (owned === undefined) return;
       const clean = (res: IncomingMessage) => {
         const set = res.headers['set-cookie'];
-        if (set) res.headers['set-cookie'] = set.filter((line) => !setsCookie(line, cookie));
+        if (set) res.headers['set-cookie'] = set.filter((line) => !owned.some((c) => setsCookie(line, c)));
       };
       proxyReq.once('upgrade', clean);
       proxyReq.once('response', clean);
@@ -59,7 +59,7 @@ export class WebSocketProxy {
     const target = route.upstream.pick();
     ex.upstreamOrigin = target.origin;
     const flat: string[] = [];
-    filterRequestHeaders(req, route.dropHeaders, flat, route.sessionCookie);
+    filterRequestHeaders(req, route.headerPolicy, flat, route.ownedCookies, ex.trustedPeer);
     flat.push('host', route.preserveHost ? (req.headers.host ?? target.host) : target.host);
     for (const h of ex.upstreamHeaders) flat.push(h);
     const headers: Record<string, string> = {};
@@ -71,7 +71,7 @@ export class WebSocketProxy {
     headers.connection = 'Upgrade';
     headers.upgrade = 'websocket';
     req.headers = headers;
-    (req as UpgradeRequest)[SESSION_COOKIE] = route.sessionCookie;
+    (req as UpgradeRequest)[OWNED_COOKIES] = route.ownedCookies;
     let failed = false;
     this.proxy.ws(req, socket, head, { target: target.origin + upstreamPath(route, target, ex) }, (err: Error) => {
       if (failed) return;

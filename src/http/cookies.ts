@@ -15,14 +15,34 @@ export function readCookie(header: string | undefined, name: string): string | u
   return undefined;
 }
 
-/** The header without any cookie called `name`; undefined when nothing is left. */
-export function removeCookie(header: string, name: string): string | undefined {
-  if (!header.includes(name)) return header;
+/** The header without any cookie of these names; undefined when nothing is left. */
+export function removeCookies(header: string, names: readonly string[]): string | undefined {
+  if (!names.some((n) => header.includes(n))) return header;
   const kept = header
     .split(';')
     .map((p) => p.trim())
-    .filter((p) => p && p.slice(0, p.indexOf('=') === -1 ? p.length : p.indexOf('=')).trim() !== name);
+    .filter((p) => p && !names.includes(p.slice(0, p.indexOf('=') === -1 ? p.length : p.indexOf('=')).trim()));
   return kept.length > 0 ? kept.join('; ') : undefined;
+}
+
+/**
+ * Whether the header holds the cookie `name` twice with different values: the sign of cookie
+ * tossing (a sibling subdomain or an injected Set-Cookie planting its own session beside the
+ * user's). Browsers send both; which one an application reads differs, so the gateway refuses.
+ */
+export function conflictingCookie(header: string | undefined, name: string): boolean {
+  if (!header) return false;
+  const first = header.indexOf(name);
+  if (first === -1 || header.indexOf(name, first + name.length) === -1) return false;
+  let seen: string | undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq === -1 || part.slice(0, eq).trim() !== name) continue;
+    const value = part.slice(eq + 1).trim();
+    if (seen === undefined) seen = value;
+    else if (seen !== value) return true;
+  }
+  return false;
 }
 
 /** Whether a Set-Cookie line sets the cookie `name`. */

@@ -1,43 +1,21 @@
 // What every request goes through before its route's stages, HTTP and WebSocket alike: limits,
-// framing checks, target and host normalization, forwarded-for, route match.
+// request-shape checks, target and host normalization, forwarded-for, route match.
 import type { BlockList } from 'node:net';
-import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
 import { forwardedInfo } from '../forward/headers.js';
 import type { Exchange } from '../pipeline/exchange.js';
 import type { CompiledRoute } from '../pipeline/route.js';
 import { normalizeHost, normalizeTarget } from '../routing/normalize.js';
 import type { RouteTable } from '../routing/table.js';
+import { checkFraming, checkHeaders, type HeaderLimits } from './request-shape.js';
 
 export interface ResolveDeps {
   /** The active route table; replaced as a whole on reload, so a request keeps the one it started with. */
   readonly routes: { readonly current: RouteTable<CompiledRoute> };
   readonly maxUrlLength: number;
   readonly trustedProxies: BlockList | undefined;
-}
-
-/**
- * Request smuggling shapes (RFC 9112 §6.3): Node's parser already refuses Content-Length with
- * Transfer-Encoding and differing duplicate lengths; this also refuses repeated Content-Length
- * lines and any transfer coding other than a single `chunked`, which upstreams parse differently.
- */
-export function checkFraming(req: IncomingMessage): void {
-  const te = req.headers['transfer-encoding'];
-  const cl = req.headers['content-length'];
-  if (te !== undefined) {
-    if (cl !== undefined || te.trim().toLowerCase() !== 'chunked') throw new GatewayError('request_smuggling');
-  }
-  if (cl !== undefined || te !== undefined) {
-    let lengths = 0;
-    let encodings = 0;
-    const raw = req.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = (raw[i] as string).toLowerCase();
-      if (name === 'content-length') lengths++;
-      else if (name === 'transfer-encoding') encodings++;
-    }
-    if (lengths > 1 || encodings > 1) throw new GatewayError('request_smuggling');
-  }
+  /** Header count limit and the cookies whose duplicates are refused. */
+  readonly headerLimits: HeaderLimits;
 }
 
 // Node parses pipelined requests ahead of the answers: once one request on a connection had
@@ -58,6 +36,7 @@ export function prepare(deps: ResolveDeps, ex: Exchange): void {
     throw err;
   }
   if (url.length > deps.maxUrlLength) throw new GatewayError('url_too_long');
+  checkHeaders(req, deps.headerLimits);
   const target = normalizeTarget(url);
   ex.path = target.path;
   ex.encodedPath = target.encodedPath;
@@ -65,6 +44,7 @@ export function prepare(deps: ResolveDeps, ex: Exchange): void {
   ex.host = normalizeHost(req.headers.host);
   const fwd = forwardedInfo(req.headers, ex.peerIp, 'encrypted' in req.socket, deps.trustedProxies);
   ex.clientIp = fwd.clientIp;
+  ex.trustedPeer = fwd.trusted;
   ex.upstreamHeaders.push(
     'x-forwarded-for',
     fwd.forwardedFor,
@@ -82,6 +62,9 @@ export function matchRoute(deps: ResolveDeps, ex: Exchange): CompiledRoute {
   const m = deps.routes.current.match(ex.host, ex.path, ex.req.method ?? 'GET');
   if (m.kind === 'none') throw new GatewayError('route_not_found');
   if (m.kind === 'method_not_allowed') throw new GatewayError('method_not_allowed', { headers: { allow: m.allow } });
+  // A backend that ignores case (or trailing dots, or reads compatibility characters as ASCII) would
+  // see the path of another route: refuse rather than guess which policy applies.
+  if (m.kind === 'ambiguous') throw new GatewayError('ambiguous_path', { detail: `lenient reading selects ${m.lenient?.name ?? 'no route'}` });
   ex.route = m.route;
   return m.route;
 }

@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { GatewayError, type ErrorCode } from '../errors.js';
 import type { WebSocketProxy } from '../forward/websocket.js';
 import { NO_ROUTE } from '../metrics/metrics.js';
+import { sameOriginRequest } from '../pipeline/csrf/csrf.js';
 import { createExchange } from '../pipeline/exchange.js';
 import { rawErrorResponse } from './error-response.js';
 import type { HandlerDeps } from './handler.js';
@@ -15,6 +16,8 @@ import { matchRoute, prepare, runStages } from './resolve.js';
 
 export interface ServerLimits {
   readonly maxHeaderSize: number;
+  /** limits.maxHeaderCount: checked in request-shape.ts. */
+  readonly maxHeaderCount: number;
   readonly requestTimeoutMs: number;
   readonly headersTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
@@ -51,6 +54,9 @@ export function createPublicServer(deps: HandlerDeps, limits: ServerLimits, webs
     },
     createRequestHandler(deps),
   );
+  // Node silently drops header lines past maxHeadersCount, which would hide a duplicate Host or a
+  // second session cookie behind the limit: keep one more than allowed, so too many is refused.
+  server.maxHeadersCount = limits.maxHeaderCount + 1;
 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
@@ -94,9 +100,20 @@ async function handleUpgrade(
   let route;
   try {
     prepare(deps, ex);
+    // /auth/ and the JWKS belong to the gateway: an upgrade there is never proxied, whatever route
+    // would match the path.
+    if (ex.path === '/auth' || ex.path.startsWith('/auth/') || deps.endpoints(req.method ?? 'GET', ex.path) !== undefined) {
+      throw new GatewayError('upgrade_not_allowed', { detail: 'gateway endpoint' });
+    }
     route = matchRoute(deps, ex);
     websockets.check(route, req);
     await runStages(route, ex);
+    // Cross-site WebSocket hijacking: browsers send cookies with a WebSocket handshake from any
+    // page and the same-origin policy does not guard the socket, so a cookie-authenticated upgrade
+    // must come from one of our own origins, on every route (csrf: false included).
+    if (ex.principal?.via === 'session' && !sameOriginRequest(ex, deps.allowedOrigins)) {
+      throw new GatewayError('csrf_failed', { detail: 'websocket origin' });
+    }
   } catch (err) {
     deps.metrics.websocketUpgrades.labels(ex.route?.name ?? NO_ROUTE, 'refused').inc();
     throw err;

@@ -14,6 +14,8 @@ export interface Exchange {
   readonly startedAt: number;
   /** The TCP peer's address (IPv4-mapped IPv6 unwrapped). */
   readonly peerIp: string;
+  /** Whether the TCP peer is one of trustedProxies (its X-Forwarded-* and trustedProxyHeaders are believed). */
+  trustedPeer: boolean;
   /** The client's address: the peer, or the first untrusted hop of X-Forwarded-For when the peer is a trusted proxy. */
   clientIp: string;
   /** The route the normalized path selected; undefined until matched (and for unmatched requests). */
@@ -59,6 +61,7 @@ export function createExchange(
     res,
     startedAt,
     peerIp,
+    trustedPeer: false,
     clientIp: peerIp,
     route: undefined,
     host: '',

@@ -1,7 +1,7 @@
 // Compiling route configuration into what requests read: done at load and at every reload, never
 // per request. A route that cannot be compiled fails the load, not a request.
 import type { RouteConfig } from '../config/routes-schema.js';
-import { buildDropSet } from '../forward/headers.js';
+import { buildHeaderPolicy } from '../forward/headers.js';
 import type { PoolRegistry } from '../forward/pools.js';
 import type { ForwardRoute } from '../forward/proxy.js';
 import { UpstreamGroup, type Clock, type UpstreamTarget } from '../forward/upstream-group.js';
@@ -33,8 +33,12 @@ export interface CompileOptions {
   readonly ejectForMs: number;
   /** limits.maxBodySize: the default for routes that name none. */
   readonly defaultMaxBodySize: number;
-  /** Identity headers from gateway.yaml on top of the built-in list. */
+  /** Identity headers: the built-in list and gateway.yaml's (`prefix*` entries drop by prefix). */
   readonly identityHeaders: readonly string[];
+  /** trustedProxyHeaders: routing headers a trusted proxy may send. */
+  readonly trustedProxyHeaders: readonly string[];
+  /** gateway.yaml's routing section. */
+  readonly routing: { readonly caseInsensitive: boolean; readonly refuseAmbiguousPaths: boolean };
   readonly auth: AuthDeps;
 }
 
@@ -49,8 +53,8 @@ export interface AuthDeps {
   readonly challenge: string;
   /** publicOrigins: Origin values CSRF checks accept. */
   readonly allowedOrigins: ReadonlySet<string>;
-  /** The session cookie's name: never forwarded, never set by an upstream. */
-  readonly sessionCookie: string;
+  /** The gateway's cookies (session cookies of every mode, refresh): never forwarded, never set by an upstream. */
+  readonly ownedCookies: readonly string[];
 }
 
 export function compileRoutes(configs: readonly RouteConfig[], opts: CompileOptions): RouteTable<CompiledRoute> {
@@ -59,7 +63,10 @@ export function compileRoutes(configs: readonly RouteConfig[], opts: CompileOpti
   const tokenHeaders = new Set(configs.filter((c) => c.auth !== 'public').map((c) => c.token.header));
   tokenHeaders.delete('authorization'); // handled by value: internal tokens are recognised by their typ
   const withTokenHeaders = { ...opts, identityHeaders: [...opts.identityHeaders, ...tokenHeaders] };
-  return new RouteTable(configs.map((c) => compileRoute(c, withTokenHeaders)));
+  return new RouteTable(
+    configs.map((c) => compileRoute(c, withTokenHeaders)),
+    { refuseAmbiguous: opts.routing.refuseAmbiguousPaths },
+  );
 }
 
 /** The origins a table sends to, so the pool registry can close the others after a reload. */
@@ -112,6 +119,7 @@ function compileRoute(c: RouteConfig, opts: CompileOptions): CompiledRoute {
     host: c.match.host,
     prefix: path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path,
     methods,
+    caseInsensitive: c.match.caseInsensitive ?? opts.routing.caseInsensitive,
     allow: methods ? [...methods].sort().join(', ') : undefined,
     auth: c.auth,
     websocket: c.websocket,
@@ -122,8 +130,12 @@ function compileRoute(c: RouteConfig, opts: CompileOptions): CompiledRoute {
     upstream: new UpstreamGroup(targets, opts.clock, opts.ejectForMs),
     // On authenticated routes the client's value of the token header is dropped: only the gateway's goes up.
     // The client's Authorization (its bearer token) never goes further either.
-    dropHeaders: buildDropSet(c.auth === 'public' ? opts.identityHeaders : [...opts.identityHeaders, c.token.header, 'authorization']),
-    sessionCookie: opts.auth.sessionCookie,
+    headerPolicy: buildHeaderPolicy({
+      drop: c.auth === 'public' ? opts.identityHeaders : [...opts.identityHeaders, c.token.header, 'authorization'],
+      keepUnderscores: c.keepUnderscoreHeaders,
+      keepFromTrusted: opts.trustedProxyHeaders,
+    }),
+    ownedCookies: opts.auth.ownedCookies,
     stages: compileStages(c, opts.auth),
   };
 }

@@ -9,7 +9,11 @@
 // - `\` is read as `/` (what browsers do, WHATWG URL), doubled slashes are merged;
 // - refused with 400: `;` path parameters (Tomcat reads `/public/..;/admin` as `/admin`), encoded
 //   `/` or `\` (they change segmentation), NUL and control characters, invalid UTF-8 or
-//   percent-encoding, fragments, and any target that is not origin-form.
+//   percent-encoding, fragments, and any target that is not origin-form;
+// - refused too: encoded characters that some backend turns into path syntax: compatibility forms
+//   whose NFKC form holds `/ \ . % ; ? #` (full-width solidus U+FF0F, small full stop U+FE52, two
+//   dot leader U+2025...) and Windows "best fit" look-alikes (U+2215 division slash, U+00A5 yen
+//   sign, which code page 932 maps to `\`: the "WorstFit" research, 2025).
 import { GatewayError } from '../errors.js';
 
 export interface NormalizedTarget {
@@ -32,6 +36,22 @@ const STILL_ENCODED = /%[0-9A-Fa-f]{2}/;
 const CONTROL = /[\x00-\x1f\x7f]/;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+const NON_ASCII = /[\u0080-\uffff]/;
+// Best-fit mappings of Windows code pages to `/` or `\` that NFKC leaves alone.
+const BEST_FIT_SEPARATORS = /[\u2215\u2216\u2044\u29f5\u29f8\u29f9\u00a5\u20a9\uff3c\uff0f]/;
+const PATH_SYNTAX = /[/\\.%;?#]/g;
+
+function syntaxCount(s: string): number {
+  return s.match(PATH_SYNTAX)?.length ?? 0;
+}
+
+/** A decoded segment with characters that a normalizing backend reads as path syntax. */
+function hasLookalike(segment: string): boolean {
+  if (BEST_FIT_SEPARATORS.test(segment)) return true;
+  const nfkc = segment.normalize('NFKC');
+  return nfkc !== segment && syntaxCount(nfkc) > syntaxCount(segment);
+}
 
 export function normalizeTarget(rawTarget: string): NormalizedTarget {
   if (rawTarget.charCodeAt(0) !== 47 /* / */) throw new GatewayError('bad_path', { detail: 'target is not origin-form' });
@@ -93,6 +113,7 @@ function decodeSegment(raw: string): string {
   if (decoded.includes('/') || decoded.includes('\\')) throw new GatewayError('bad_path', { detail: 'encoded slash' });
   if (CONTROL.test(decoded)) throw new GatewayError('bad_path', { detail: 'encoded control character' });
   if (STILL_ENCODED.test(decoded)) throw new GatewayError('bad_path', { detail: 'double percent-encoding' });
+  if (NON_ASCII.test(decoded) && hasLookalike(decoded)) throw new GatewayError('bad_path', { detail: 'look-alike of a path character' });
   return decoded;
 }
 

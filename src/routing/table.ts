@@ -1,7 +1,14 @@
 // The route table: built once per load or reload, read by every request. Matching picks the most
 // specific host (exact, then the longest wildcard suffix, then routes without a host), then the
-// longest path prefix on a segment boundary, then the first route there that accepts the method.
-// A lookup costs one Map probe per path segment, whatever the number of routes.
+// longest path prefix on a segment boundary; among the routes at that prefix, the first that
+// accepts the method. When none does, the answer is 405: a request never falls back to a shorter,
+// less protected prefix or host. A lookup costs one Map probe per path segment, whatever the
+// number of routes.
+//
+// A second table, keyed by the folded (lenient) form of every prefix (fold.ts), answers "which
+// route would a backend that ignores case, trailing dots or compatibility characters see?". When it
+// disagrees with the exact match, the request is ambiguous and refused.
+import { fold, needsFold } from './fold.js';
 
 export interface Matchable {
   /** Exact host, `*.example.com`, or undefined for any host. */
@@ -10,85 +17,135 @@ export interface Matchable {
   readonly prefix: string;
   /** Methods accepted, or null for all. */
   readonly methods: ReadonlySet<string> | null;
+  /** Match the folded path (case, trailing dots, NFKC ignored: fold.ts) against the folded prefix. */
+  readonly caseInsensitive: boolean;
 }
 
 export type MatchResult<R> =
   | { readonly kind: 'route'; readonly route: R }
   | { readonly kind: 'method_not_allowed'; readonly allow: string }
-  | { readonly kind: 'none' };
+  | { readonly kind: 'none' }
+  /** The exact match and the lenient reading select different routes (or the lenient one refuses the method). */
+  | { readonly kind: 'ambiguous'; readonly route: R; readonly lenient: R | undefined };
 
 const NONE = { kind: 'none' } as const;
 
-class PathTable<R extends Matchable> {
-  private readonly byPrefix = new Map<string, R[]>();
+function parent(p: string): string {
+  const slash = p.lastIndexOf('/');
+  return slash === 0 ? '/' : p.slice(0, slash);
+}
 
-  add(route: R): void {
-    const list = this.byPrefix.get(route.prefix);
+function trimSlash(p: string): string {
+  return p.length > 1 && p.charCodeAt(p.length - 1) === 47 ? p.slice(0, -1) : p;
+}
+
+class PathTable<R extends Matchable> {
+  /** Case-sensitive routes by prefix. */
+  private readonly exact = new Map<string, R[]>();
+  /** Case-insensitive routes by folded prefix. */
+  private readonly folded = new Map<string, R[]>();
+
+  add(route: R, lenient: boolean): void {
+    const insensitive = lenient || route.caseInsensitive;
+    const map = insensitive ? this.folded : this.exact;
+    const key = insensitive ? fold(route.prefix) : route.prefix;
+    const list = map.get(key);
     if (list) list.push(route);
-    else this.byPrefix.set(route.prefix, [route]);
+    else map.set(key, [route]);
   }
 
-  match(path: string, method: string): MatchResult<R> {
-    let p = path.length > 1 && path.charCodeAt(path.length - 1) === 47 ? path.slice(0, -1) : path;
-    let allowed: Set<string> | undefined;
+  /** `foldedPath` is fold(path); both have the same number of segments, so they are walked together. */
+  match(path: string, foldedPath: string, method: string): MatchResult<R> {
+    let p = trimSlash(path);
+    let f = trimSlash(foldedPath);
+    const anyFolded = this.folded.size > 0;
+    const anyExact = this.exact.size > 0;
     for (;;) {
-      const routes = this.byPrefix.get(p);
-      if (routes) {
-        for (const r of routes) {
-          if (r.methods === null || r.methods.has(method)) {
-            return { kind: 'route', route: r };
-          }
-        }
-        allowed ??= new Set();
-        for (const r of routes) for (const m of r.methods ?? []) allowed.add(m);
-      }
-      if (p === '/') break;
-      const slash = p.lastIndexOf('/');
-      p = slash === 0 ? '/' : p.slice(0, slash);
+      const exact = anyExact ? this.exact.get(p) : undefined;
+      const folded = anyFolded ? this.folded.get(f) : undefined;
+      if (exact || folded) return pick(exact, folded, method);
+      if (p === '/' || f === '/') return NONE;
+      p = parent(p);
+      f = parent(f);
     }
-    return allowed ? { kind: 'method_not_allowed', allow: [...allowed].sort().join(', ') } : NONE;
   }
 }
 
-export class RouteTable<R extends Matchable> {
+/** The first route that accepts the method, exact-case routes first; else 405 with the methods of all. */
+function pick<R extends Matchable>(exact: R[] | undefined, folded: R[] | undefined, method: string): MatchResult<R> {
+  const r = (exact && accepting(exact, method)) ?? (folded && accepting(folded, method));
+  if (r) return { kind: 'route', route: r };
+  const allowed = new Set<string>();
+  for (const list of [exact ?? [], folded ?? []]) for (const route of list) for (const m of route.methods ?? []) allowed.add(m);
+  return { kind: 'method_not_allowed', allow: [...allowed].sort().join(', ') };
+}
+
+function accepting<R extends Matchable>(list: readonly R[], method: string): R | undefined {
+  for (const r of list) if (r.methods === null || r.methods.has(method)) return r;
+  return undefined;
+}
+
+/** Host tables, most specific first; `lenient` keys every route by its folded prefix. */
+class HostTables<R extends Matchable> {
   private readonly exact = new Map<string, PathTable<R>>();
   private readonly wildcards: { suffix: string; table: PathTable<R> }[] = [];
   private readonly anyHost = new PathTable<R>();
-  /** Every route, in file order. */
-  readonly routes: readonly R[];
-
-  constructor(routes: readonly R[]) {
-    this.routes = routes;
+  constructor(routes: readonly R[], lenient: boolean) {
     const wild = new Map<string, PathTable<R>>();
     for (const r of routes) {
-      if (r.host === undefined) this.anyHost.add(r);
-      else if (r.host.startsWith('*.')) getOrAdd(wild, r.host.slice(1)).add(r);
-      else getOrAdd(this.exact, r.host).add(r);
+      const table = r.host === undefined ? this.anyHost : r.host.startsWith('*.') ? getOrAdd(wild, r.host.slice(1)) : getOrAdd(this.exact, r.host);
+      table.add(r, lenient);
     }
     for (const [suffix, table] of wild) this.wildcards.push({ suffix, table });
     this.wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
   }
 
-  /** `host` is normalized (lower case, no port); `path` is the normalized, decoded path. */
-  match(host: string, path: string, method: string): MatchResult<R> {
-    let methodMismatch: MatchResult<R> | undefined;
+  match(host: string, path: string, foldedPath: string, method: string): MatchResult<R> {
     const exact = this.exact.get(host);
     if (exact) {
-      const m = exact.match(path, method);
-      if (m.kind === 'route') return m;
-      if (m.kind === 'method_not_allowed') methodMismatch = m;
+      const m = exact.match(path, foldedPath, method);
+      if (m.kind !== 'none') return m;
     }
     for (const w of this.wildcards) {
       // `*.example.com` matches a.example.com and a.b.example.com, never example.com itself.
       if (host.length > w.suffix.length && host.endsWith(w.suffix)) {
-        const m = w.table.match(path, method);
-        if (m.kind === 'route') return m;
-        if (m.kind === 'method_not_allowed') methodMismatch ??= m;
+        const m = w.table.match(path, foldedPath, method);
+        if (m.kind !== 'none') return m;
       }
     }
-    const m = this.anyHost.match(path, method);
-    if (m.kind === 'route') return m;
-    return methodMismatch ?? m;
+    return this.anyHost.match(path, foldedPath, method);
+  }
+}
+
+export interface RouteTableOptions {
+  /** Refuse requests whose lenient reading (fold.ts) selects another route than the exact one. */
+  readonly refuseAmbiguous: boolean;
+}
+
+export class RouteTable<R extends Matchable> {
+  private readonly tables: HostTables<R>;
+  private readonly lenient: HostTables<R> | undefined;
+  /** Some prefix changes when folded (upper case in a route path): every request needs the lenient check. */
+  private readonly lenientAlways: boolean;
+  /** Every route, in file order. */
+  readonly routes: readonly R[];
+
+  constructor(routes: readonly R[], opts: RouteTableOptions = { refuseAmbiguous: true }) {
+    this.routes = routes;
+    this.tables = new HostTables(routes, false);
+    this.lenient = opts.refuseAmbiguous ? new HostTables(routes, true) : undefined;
+    this.lenientAlways = routes.some((r) => fold(r.prefix) !== r.prefix);
+  }
+
+  /** `host` is normalized (lower case, no port); `path` is the normalized, decoded path. */
+  match(host: string, path: string, method: string): MatchResult<R> {
+    const foldable = needsFold(path);
+    const folded = foldable ? fold(path) : path;
+    const m = this.tables.match(host, path, folded, method);
+    if (m.kind !== 'route' || this.lenient === undefined || !(foldable || this.lenientAlways)) return m;
+    const l = this.lenient.match(host, path, folded, method);
+    if (l.kind === 'route' && l.route === m.route) return m;
+    return { kind: 'ambiguous', route: m.route, lenient: l.kind === 'route' ? l.route : undefined };
   }
 }
 

@@ -12,7 +12,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { route, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
-import { startUpstream, type Upstream } from '../support/upstream.js';
+import { echo, startUpstream, type Upstream } from '../support/upstream.js';
 
 let redis: RedisServer;
 let nodeRedis: ReturnType<typeof createClient>;
@@ -52,9 +52,20 @@ beforeAll(async () => {
   app = ex.listen(0, '127.0.0.1');
   await new Promise((r) => app.once('listening', r));
   appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
-  up = await startUpstream();
+  up = await startUpstream((req, res, rec) => {
+    if (req.url?.endsWith('/set-cookies')) {
+      req.resume();
+      res.writeHead(200, { 'set-cookie': ['connect.sid=planted; Path=/', 'gw-session=planted; Path=/', '__Secure-refresh=planted; Path=/', 'app=1; Path=/'] }).end('ok');
+      return;
+    }
+    echo(req, res, rec);
+  });
   gw = await startTestGateway({
-    routes: [{ ...route('api', '/api', up.url), auth: 'session', token: { audience: 'api', claims: ['email', 'roles'] } }],
+    routes: [
+      { ...route('api', '/api', up.url), auth: 'session', token: { audience: 'api', claims: ['email', 'roles'] } },
+      { ...route('strict', '/strict', up.url), auth: 'session', csrf: 'token' },
+      route('open', '/open', up.url),
+    ],
     gateway: {
       redis: { url: redis.url },
       session: {
@@ -126,5 +137,29 @@ describe('express-session mode', () => {
     await c.set(`sess:${id}`, JSON.stringify(record));
     c.disconnect();
     expect(await viaGateway(cookie)).toBe(401);
+  });
+
+  it('keeps the Express cookie, the gateway\'s own session cookie and the refresh cookie from upstreams, both ways', async () => {
+    const cookie = await expressLogin();
+    const res = await request(`${gw.url}/api/set-cookies`, { headers: { cookie: `${cookie}; gw-session=native; __Secure-refresh=r; theme=dark` } });
+    expect(res.statusCode).toBe(200);
+    expect([res.headers['set-cookie']].flat()).toEqual(['app=1; Path=/']);
+    await res.body.dump();
+    expect(up.received[up.received.length - 1]?.headers.cookie).toBe('theme=dark');
+    const open = await request(`${gw.url}/open/x`, { headers: { cookie: `${cookie}; gw-session=native; __Secure-refresh=r; theme=dark` } });
+    await open.body.dump();
+    expect(up.received[up.received.length - 1]?.headers.cookie).toBe('theme=dark');
+  });
+
+  it('refuses a csrf: token route for a principal that has no CSRF token, even when both sides are empty', async () => {
+    const cookie = await expressLogin();
+    const before = up.received.length;
+    for (const headers of [{ cookie }, { cookie, 'x-csrf-token': '' }, { cookie, 'x-csrf-token': 'anything' }]) {
+      const res = await request(`${gw.url}/strict/x`, { method: 'POST', headers });
+      expect(res.statusCode).toBe(403);
+      expect(res.headers['x-gateway-error']).toBe('csrf_failed');
+      await res.body.dump();
+    }
+    expect(up.received.length).toBe(before);
   });
 });

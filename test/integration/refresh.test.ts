@@ -4,7 +4,7 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { route, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { ADMIN_AUTH, route, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { startVerifier } from '../support/session-gateway.js';
 import { startUpstream, type Upstream } from '../support/upstream.js';
@@ -189,13 +189,26 @@ describe('where tokens are accepted', () => {
     expect(viaCookie.statusCode).toBe(200);
     await viaCookie.body.dump();
   });
+
+  it('refuses a cross-site page asking POST /auth/token for the refresh cookie, before the credential check', async () => {
+    const checks = verifier.received.length;
+    for (const headers of [{ origin: 'https://evil.example' }, { 'sec-fetch-site': 'cross-site' }, { origin: 'null' }] as Record<string, string>[]) {
+      const res = await post(gw.url, '/auth/token', { username: 'alice', password: 'pw-alice', refresh_cookie: 'true' }, headers);
+      expect(res.status).toBe(403);
+      expect(res.json.error).toBe('csrf_failed');
+      expect(res.headers['set-cookie']).toBeUndefined();
+    }
+    expect(verifier.received.length).toBe(checks);
+    const own = await post(gw.url, '/auth/token', { username: 'alice', password: 'pw-alice', refresh_cookie: 'true' }, { origin: 'http://app.example' });
+    expect(own.status).toBe(200);
+  });
 });
 
 describe('revocation', () => {
   it('logout everywhere through one instance ends refresh families and access tokens on the other at once', async () => {
     const pair = (await tokenFor('root', 'pw-root')).json;
     expect(await api(other.url, pair.access_token)).toBe(200); // cached as verified on the other instance
-    const res = await request(`${gw.adminUrl}/admin/users/u-root/revoke`, { method: 'POST' });
+    const res = await request(`${gw.adminUrl}/admin/users/u-root/revoke`, { method: 'POST', headers: ADMIN_AUTH });
     expect(res.statusCode).toBe(200);
     await res.body.dump();
     let status = 200;
@@ -217,7 +230,7 @@ describe('revocation', () => {
     const admin = redis.client();
     await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
     admin.disconnect();
-    const res = await request(`${gw.adminUrl}/admin/users/u-alice/revoke`, { method: 'POST' });
+    const res = await request(`${gw.adminUrl}/admin/users/u-alice/revoke`, { method: 'POST', headers: ADMIN_AUTH });
     await res.body.dump();
     const started = Date.now();
     let status = 200;

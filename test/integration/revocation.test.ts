@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { route, startTestGateway, writeConfigDir, type TestGateway } from '../support/gateway.js';
+import { ADMIN_AUTH, route, startTestGateway, writeConfigDir, type TestGateway } from '../support/gateway.js';
 import { spawnGateway, type GatewayProcess } from '../support/process.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { COOKIE, startVerifier } from '../support/session-gateway.js';
@@ -92,7 +92,7 @@ describe('revocation across instances', () => {
   it('admin revocation on one instance reaches the other at once', async () => {
     const id = await login(a.url);
     expect(await status(b.url, '/app/x', id)).toBe(200);
-    const res = await request(`${a.adminUrl}/admin/users/u-alice/revoke`, { method: 'POST' });
+    const res = await request(`${a.adminUrl}/admin/users/u-alice/revoke`, { method: 'POST', headers: ADMIN_AUTH });
     expect(res.statusCode).toBe(200);
     await res.body.dump();
     expect(await status(b.url, '/app/x', id)).toBe(401);

@@ -2,6 +2,7 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_AUTH } from '../support/gateway.js';
 import { COOKIE, startSessionEnv, type SessionEnv } from '../support/session-gateway.js';
 
 let env: SessionEnv;
@@ -317,7 +318,7 @@ describe('signing out', () => {
 
   it('admin revocation on the admin listener ends every session of a user', async () => {
     const a = await env.login('alice');
-    const res = await request(`${env.gw.adminUrl}/admin/users/u-alice/revoke`, { method: 'POST' });
+    const res = await request(`${env.gw.adminUrl}/admin/users/u-alice/revoke`, { method: 'POST', headers: ADMIN_AUTH });
     expect(res.statusCode).toBe(200);
     expect(((await res.body.json()) as { revoked: number }).revoked).toBeGreaterThanOrEqual(1);
     expect((await env.get('/app/x', a)).status).toBe(401);

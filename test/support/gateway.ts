@@ -24,15 +24,21 @@ export interface TestGatewayOptions {
   clock?: { now(): number };
 }
 
+/** The admin credential every test gateway is configured with (admin.credentialFile). */
+export const ADMIN_TOKEN = 'test-admin-credential-0123456789abcdef';
+/** Headers that carry it. */
+export const ADMIN_AUTH = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
 export async function writeConfigDir(routes: unknown[], gateway: Record<string, unknown> = {}): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'gw-test-'));
+  await writeFile(join(dir, 'admin-token'), `${ADMIN_TOKEN}\n`);
   const gw = {
     listen: { host: '127.0.0.1', port: 0 },
-    admin: { host: '127.0.0.1', port: 0 },
     routesFile: './routes.yaml',
     log: { level: 'info', accessLog: true },
     shutdown: { drainTimeout: '2s' },
     ...gateway,
+    admin: { host: '127.0.0.1', port: 0, credentialFile: './admin-token', ...(gateway.admin as object | undefined) },
     // Tests never depend on the machine's Redis: memory unless a test names its own redis-server.
     session: { store: 'memory', cookie: { name: 'gw-session', secure: false }, ...(gateway.session as object | undefined) },
     tokens: { generateDevKey: true, keys: './keys', ...(gateway.tokens as object | undefined) },

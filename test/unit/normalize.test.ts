@@ -20,6 +20,9 @@ describe('normalizeTarget', () => {
     ['/x%3By', '/x;y', '/x%3By'],
     ['/a%41', '/aA', '/aA'],
     ['/.well-known/jwks.json', '/.well-known/jwks.json', '/.well-known/jwks.json'],
+    // Full-width letters are not path syntax: the route table's lenient check decides about them.
+    ['/%EF%BD%81dmin', '/ａdmin', '/%EF%BD%81dmin'],
+    ['/%E6%97%A5%E6%9C%AC', '/日本', '/%E6%97%A5%E6%9C%AC'],
   ])('%s → %s (upstream %s)', (raw, path, encoded) => {
     const t = normalizeTarget(raw);
     expect(t.path).toBe(path);
@@ -44,6 +47,21 @@ describe('normalizeTarget', () => {
     ['/a%c3', 'invalid UTF-8'],
     ['/a%ff', 'invalid UTF-8'],
     ['/a#frag', 'fragment'],
+    ['/%EF%BC%8Fadmin', 'full-width solidus (NFKC /)'],
+    ['/a%EF%BC%BCb', 'full-width reverse solidus (NFKC \\)'],
+    ['/public/%EF%BC%8E%EF%BC%8E/admin', 'full-width full stops (NFKC ..)'],
+    ['/public/%E2%80%A5/admin', 'two dot leader (NFKC ..)'],
+    ['/public/%EF%B9%92%EF%B9%92/admin', 'small full stops (NFKC ..)'],
+    ['/a%EF%B9%A8b', 'small reverse solidus (NFKC \\)'],
+    ['/a%EF%BC%85%32%65', 'full-width percent sign (NFKC %)'],
+    ['/admin%EF%BC%9Bx', 'full-width semicolon (NFKC ;)'],
+    ['/a%E2%88%95b', 'division slash (best fit /)'],
+    ['/a%C2%A5b', 'yen sign (code page 932 best fit \\)'],
+    ['/a%E2%82%A9b', 'won sign (code page 949 best fit \\)'],
+    ['/a%C0%AFb', 'overlong UTF-8 for /'],
+    ['/a%E0%80%AFb', 'three-byte overlong UTF-8 for /'],
+    ['/a%ED%A0%80b', 'UTF-8 surrogate'],
+    ['/a%F4%90%80%80b', 'beyond U+10FFFF'],
     ['http://evil.example/admin', 'absolute-form'],
     ['*', 'asterisk-form'],
     ['admin', 'no leading slash'],

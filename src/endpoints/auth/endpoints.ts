@@ -186,6 +186,9 @@ async function csrfToken(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
 /** POST /auth/token: credentials in, the gateway's own access and refresh tokens out. */
 async function token(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
   const { fields } = await readFields(ex.req, 16 * 1024);
+  // Asking for the refresh cookie makes this a browser endpoint that sets a credential: same rules
+  // as sign-in (a cross-site page must not plant tokens, nor test passwords through the browser).
+  if (wantsRefreshCookie(fields)) requireSameOrigin(ex, deps);
   const result = await checkCredentials(ex, deps, fields);
   if (!result.ok) throw new GatewayError('invalid_credentials');
   const pair = await deps.refresh.issue(result.sub, result.claims);
@@ -193,8 +196,12 @@ async function token(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
   sendJson(ex.res, 200, pair, refreshCookieHeader(deps, fields, pair.refresh_token));
 }
 
+function wantsRefreshCookie(fields: Record<string, string>): boolean {
+  return fields.refresh_cookie === 'true' || fields.refresh_cookie === '1';
+}
+
 function refreshCookieHeader(deps: AuthEndpointDeps, fields: Record<string, string>, refreshToken: string): Record<string, string> {
-  if (fields.refresh_cookie !== 'true' && fields.refresh_cookie !== '1') return {};
+  if (!wantsRefreshCookie(fields)) return {};
   const attrs = { ...deps.cookie.attrs, path: '/auth/refresh', domain: undefined, sameSite: 'strict' as const };
   return { 'set-cookie': serializeCookie(deps.refreshCookie, refreshToken, attrs) };
 }

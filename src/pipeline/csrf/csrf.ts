@@ -34,8 +34,9 @@ export function sameOriginRequest(ex: Exchange, allowedOrigins: ReadonlySet<stri
   return claimed === own;
 }
 
-function tokenMatches(sent: string | string[] | undefined, expected: string): boolean {
-  if (typeof sent !== 'string') return false;
+function tokenMatches(sent: string | string[] | undefined, expected: string | undefined): boolean {
+  // A principal without a token (an express-session one) never passes: two empty values are no proof.
+  if (typeof sent !== 'string' || !expected) return false;
   const a = Buffer.from(sent);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
@@ -46,7 +47,7 @@ export function csrfStage(allowedOrigins: ReadonlySet<string>, requireToken: boo
     const principal = ex.principal;
     if (!principal || principal.via !== 'session' || SAFE_METHODS.has(ex.req.method ?? 'GET')) return;
     if (!sameOriginRequest(ex, allowedOrigins)) throw new GatewayError('csrf_failed', { detail: 'origin' });
-    if (requireToken && !tokenMatches(ex.req.headers['x-csrf-token'], principal.session?.csrfToken ?? '')) {
+    if (requireToken && !tokenMatches(ex.req.headers['x-csrf-token'], principal.session?.csrfToken)) {
       throw new GatewayError('csrf_failed', { detail: 'token' });
     }
   };
