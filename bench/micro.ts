@@ -5,7 +5,12 @@ import { exportJWK, generateKeyPair } from 'jose';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { IncomingMessage } from 'node:http';
+import { DEFAULT_IDENTITY_HEADERS } from '../src/config/header-names.js';
+import { buildHeaderPolicy, filterRequestHeaders } from '../src/forward/headers.js';
+import { checkHeaders } from '../src/http/request-shape.js';
 import { loadKeySet } from '../src/keys/keyset.js';
+import { RouteTable } from '../src/routing/table.js';
 import { TokenMinter, mintScope } from '../src/pipeline/mint/minter.js';
 import type { Principal } from '../src/pipeline/principal.js';
 import { MemoryBus, MemorySessionStore } from '../src/sessions/memory-store.js';
@@ -53,5 +58,30 @@ export async function runMicro(): Promise<MicroResult[]> {
     await time('cookie → principal (session cache miss: memory store lookup)', 200_000, async () => principalOf(uncached)),
     await time('token signed (token cache miss: ES256 signature)', 5_000, async (i) => minter.token(await principalOf(cached), mintScope(`aud-${i}`, ['email']))),
     await time('malformed cookie refused (no store call)', 200_000, async () => cached.resolve('not-a-session')),
+    ...(await edgeChecks()),
+  ];
+}
+
+/** The per-request checks of the legacy-backend rules: route match with and without the lenient reading, header shape and filter. */
+async function edgeChecks(): Promise<MicroResult[]> {
+  const prefixes = ['/', '/app', '/api', '/api/orders', '/api/users', '/admin', '/static', '/pub', '/reports', '/hooks'];
+  const table = new RouteTable(prefixes.map((prefix) => ({ prefix, host: undefined, methods: null, caseInsensitive: false })), { refuseAmbiguous: true });
+  const rawHeaders = [
+    'Host', 'gateway.example', 'User-Agent', 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36', 'Accept', 'text/html,application/xhtml+xml',
+    'Accept-Language', 'en-GB,en;q=0.9', 'Accept-Encoding', 'gzip, deflate, br', 'Cookie', 'gw-session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA; theme=dark',
+    'Connection', 'keep-alive', 'Sec-Fetch-Site', 'same-origin', 'Sec-Fetch-Mode', 'navigate', 'Referer', 'https://gateway.example/app/home',
+  ];
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < rawHeaders.length; i += 2) headers[(rawHeaders[i] as string).toLowerCase()] = rawHeaders[i + 1] as string;
+  const req = { rawHeaders, headers } as unknown as IncomingMessage;
+  const policy = buildHeaderPolicy({ drop: [...DEFAULT_IDENTITY_HEADERS, 'authorization'], keepUnderscores: false, keepFromTrusted: [] });
+  const limits = { maxHeaderCount: 100, ownedCookies: ['gw-session', '__Secure-refresh'] };
+  return [
+    await time('route match, lower-case path (no lenient reading)', 1_000_000, async () => table.match('gateway.example', '/api/orders/12345/items', 'GET')),
+    await time('route match, camelCase path (lenient reading checked)', 1_000_000, async () => table.match('gateway.example', '/api/orders/12345/lineItems', 'GET')),
+    await time('header shape checks + header filter (11 browser headers)', 1_000_000, async () => {
+      checkHeaders(req, limits);
+      filterRequestHeaders(req, policy, [], limits.ownedCookies, false);
+    }),
   ];
 }

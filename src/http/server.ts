@@ -115,7 +115,9 @@ async function handleUpgrade(
       throw new GatewayError('csrf_failed', { detail: 'websocket origin' });
     }
   } catch (err) {
-    deps.metrics.websocketUpgrades.labels(ex.route?.name ?? NO_ROUTE, 'refused').inc();
+    const route = ex.route?.name ?? NO_ROUTE;
+    deps.metrics.websocketUpgrades.labels(route, 'refused').inc();
+    if (err instanceof GatewayError) deps.logger.info({ requestId: ex.requestId, route, code: err.code }, 'upgrade refused');
     throw err;
   }
   const name = route.name;

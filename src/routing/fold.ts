@@ -8,6 +8,7 @@
 // Anything that folding could change: upper-case ASCII, any non-ASCII, a segment ending in `.` or space.
 const FOLDABLE = /[A-Z]|[\u0080-\uffff]|[. ](?:\/|$)/;
 const TRAILING_DOTS_SPACES = /[. ]+$/;
+const NOT_PLAIN_ASCII = /[\u0080-\uffff]|[. ](?:\/|$)/;
 
 /** Whether fold(path) may differ from path (cheap test for the hot path). */
 export function needsFold(path: string): boolean {
@@ -22,6 +23,8 @@ export function needsFold(path: string): boolean {
  */
 export function fold(path: string): string {
   if (!FOLDABLE.test(path)) return path;
+  // The common case: ASCII with some upper case (`/api/lineItems`), no segment ending in a dot or space.
+  if (!NOT_PLAIN_ASCII.test(path)) return path.toLowerCase();
   const segments = path.split('/');
   for (let i = 1; i < segments.length; i++) {
     const s = segments[i] as string;
