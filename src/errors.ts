@@ -8,6 +8,7 @@ export const ERRORS = {
   bad_host: { status: 400, message: 'The Host header is malformed.' },
   ambiguous_path: { status: 400, message: 'The request path could select another route when case or look-alike characters are ignored.' },
   duplicate_header: { status: 400, message: 'The request repeats a header that must appear once (Host, Authorization).' },
+  method_override_refused: { status: 400, message: 'The query string names another method than the request\'s (_method and its like).' },
   cookie_conflict: { status: 400, message: 'The request carries two different values of a sign-in cookie; clear this site\'s cookies and sign in again.' },
   request_smuggling: { status: 400, message: 'The request framing is ambiguous (Content-Length / Transfer-Encoding).' },
   upgrade_not_allowed: { status: 400, message: 'This route does not accept protocol upgrades.' },

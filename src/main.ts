@@ -144,7 +144,6 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     lifecycle,
     newRequestId,
     endpoints: auth.endpoints,
-    allowedOrigins: auth.routeDeps.allowedOrigins,
   };
   const publicServer = createPublicServer(
     handlerDeps,

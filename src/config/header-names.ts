@@ -38,8 +38,34 @@ export const DEFAULT_IDENTITY_HEADERS = [
   'ssl-client-*',
   'x-id-token',
   'x-access-token',
+  'x-email',
+  'x-roles',
+  'x-groups',
+  'x-proxy-user',
+  'impersonate-*',
+  'auth-user',
+  'remote-user*',
   'x-gateway-*',
 ];
+
+/**
+ * Client-address headers that CDNs and load balancers set and that legacy code believes for
+ * address allow-lists and audit logs (PHP's classic "real IP" reads HTTP_CLIENT_IP first). The
+ * gateway sets X-Forwarded-For itself; these are always dropped from clients, and
+ * `trustedProxyHeaders` may keep one from a trusted proxy (a CDN's CF-Connecting-IP, say).
+ */
+export const CLIENT_ADDRESS_HEADERS = [
+  'client-ip',
+  'x-client-ip',
+  'true-client-ip',
+  'x-cluster-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'x-originating-ip',
+  'x-forwarded',
+  'forwarded-for',
+  'x-forwarded-for-original',
+] as const;
 
 /**
  * Headers that make frameworks act on another path, host or method than the one the gateway

@@ -76,6 +76,7 @@ export function crossRouteIssues(raw: unknown): { path: (string | number)[]; mes
   const issues: { path: (string | number)[]; message: string }[] = [];
   const names = new Map<string, number>();
   const matches = new Map<string, number>();
+  const lenient = new Map<string, { path: string; index: number }>();
   routes.forEach((r: unknown, i) => {
     const route = r as { name?: unknown; match?: { host?: unknown; path?: unknown; methods?: unknown } } | null;
     if (typeof route?.name === 'string') {
@@ -87,6 +88,16 @@ export function crossRouteIssues(raw: unknown): { path: (string | number)[]; mes
     if (typeof m?.path !== 'string') return;
     const path = m.path.length > 1 && m.path.endsWith('/') ? m.path.slice(0, -1) : m.path;
     const host = typeof m.host === 'string' ? m.host.toLowerCase() : '';
+    // Route paths are ASCII without trailing dots (ROUTE_PATH), so their lenient reading
+    // (routing/fold.ts) is their lower case.
+    const lenientKey = `${host} ${path.toLowerCase()}`;
+    const twin = lenient.get(lenientKey);
+    if (twin !== undefined && twin.path !== path) {
+      issues.push({
+        path: ['routes', i, 'match', 'path'],
+        message: `differs from routes[${twin.index}] (${twin.path}) only in case: a backend that ignores case could not tell them apart, and the gateway could not tell which policy applies`,
+      });
+    } else if (twin === undefined) lenient.set(lenientKey, { path, index: i });
     const methods = Array.isArray(m.methods) ? m.methods.map(String) : ['*'];
     for (const method of methods) {
       const key = `${host} ${path} ${method}`;

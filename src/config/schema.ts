@@ -3,7 +3,7 @@
 // security setting must never be silently ignored.
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { ROUTING_HEADERS } from './header-names.js';
+import { CLIENT_ADDRESS_HEADERS, ROUTING_HEADERS } from './header-names.js';
 import { parseDurationMs, parseSizeBytes } from './units.js';
 
 export const duration = () =>
@@ -114,8 +114,8 @@ export const gatewaySchema = z.strictObject({
   }).refine((r) => !(r.sentinel && r.cluster), 'give sentinel or cluster, not both'),
   /** Additional client headers that carry identity and must never reach an upstream (`name` or `prefix*`). */
   identityHeaders: z.array(headerName).default([]),
-  /** Routing headers (X-Original-URL, X-Forwarded-Prefix, ...) passed on when the peer is in trustedProxies. */
-  trustedProxyHeaders: z.array(z.preprocess((v) => (typeof v === 'string' ? v.toLowerCase() : v), z.enum(ROUTING_HEADERS))).default([]),
+  /** Routing and client-address headers (X-Forwarded-Prefix, CF-Connecting-IP, ...) passed on when the peer is in trustedProxies. */
+  trustedProxyHeaders: z.array(z.preprocess((v) => (typeof v === 'string' ? v.toLowerCase() : v), z.enum([...ROUTING_HEADERS, ...CLIENT_ADDRESS_HEADERS]))).default([]),
   routing: section({
     /** Default of match.caseInsensitive for routes that do not set it. */
     caseInsensitive: z.boolean().default(false),

@@ -4,7 +4,7 @@
 // client header the builder did not let through.
 import type { BlockList } from 'node:net';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { ROUTING_HEADERS } from '../config/header-names.js';
+import { CLIENT_ADDRESS_HEADERS, ROUTING_HEADERS } from '../config/header-names.js';
 import { removeCookies, setsCookie } from '../http/cookies.js';
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus legacy ones proxies still see. */
@@ -41,8 +41,9 @@ export interface HeaderPolicy {
   /** Names dropped by prefix (`x-auth-request-`), or undefined for none. */
   readonly dropPrefix: RegExp | undefined;
   /**
-   * Keep names holding `_` (judged by their `-` spelling, which CGI-style servers read them as).
-   * False by default: WSGI, Rack, PHP and Puma read `X_User` as `X-User` (nginx's choice).
+   * Keep names holding `_` or other punctuation (judged by their `-` spelling, which CGI-style
+   * servers read them as). False by default: WSGI, Rack, PHP and Puma read `X_User` as `X-User`,
+   * lighttpd `X.User` too (nginx drops such names).
    */
   readonly keepUnderscores: boolean;
   /** Names in `drop` passed when the peer is a trusted proxy (trustedProxyHeaders). */
@@ -57,10 +58,10 @@ export interface HeaderPolicyOptions {
 }
 
 export function buildHeaderPolicy(opts: HeaderPolicyOptions): HeaderPolicy {
-  const drop = new Set([...HOP_BY_HOP, ...GATEWAY_SET, ...ROUTING_HEADERS]);
+  const drop = new Set([...HOP_BY_HOP, ...GATEWAY_SET, ...ROUTING_HEADERS, ...CLIENT_ADDRESS_HEADERS]);
   const prefixes: string[] = [];
   for (const raw of opts.drop) {
-    const h = raw.toLowerCase().replaceAll('_', '-');
+    const h = raw.toLowerCase().replace(/[^a-z0-9*-]/g, '-');
     if (h.endsWith('*')) prefixes.push(h.slice(0, -1));
     else drop.add(h);
   }
@@ -85,12 +86,18 @@ export function connectionNamed(value: string | undefined): ReadonlySet<string> 
   return names;
 }
 
+// Header name characters other than letters, digits and `-`. CGI-style servers fold them into `_`
+// (WSGI, Rack, PHP: `_`; lighttpd and Apache 2.2: every one of them), so `X_User` and `X.User` both
+// become HTTP_X_USER.
+const UNUSUAL_NAME = /[^a-z0-9-]/;
+const UNUSUAL_NAME_ALL = /[^a-z0-9-]/g;
+
 /** Whether the policy lets a client header called `name` (lower case) through. */
 export function passes(policy: HeaderPolicy, name: string, trustedPeer: boolean): boolean {
   let key = name;
-  if (name.includes('_')) {
+  if (UNUSUAL_NAME.test(name)) {
     if (!policy.keepUnderscores) return false;
-    key = name.replaceAll('_', '-');
+    key = name.replace(UNUSUAL_NAME_ALL, '-');
   }
   if (policy.drop.has(key)) return trustedPeer && key === name && policy.keepFromTrusted.has(name);
   return policy.dropPrefix === undefined || !policy.dropPrefix.test(key);

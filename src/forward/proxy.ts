@@ -17,6 +17,8 @@ export interface ForwardRoute {
   readonly name: string;
   /** Path prefix that `stripPrefix` removes. */
   readonly prefix: string;
+  /** How many segments the prefix has (what `stripPrefix` removes). */
+  readonly prefixSegments: number;
   readonly stripPrefix: boolean;
   readonly preserveHost: boolean;
   readonly timeoutMs: number;
@@ -52,8 +54,12 @@ export interface ForwardHooks {
 export function upstreamPath(route: ForwardRoute, target: UpstreamTarget, ex: ForwardExchange): string {
   let path = ex.encodedPath;
   if (route.stripPrefix && route.prefix !== '/') {
-    path = path.slice(route.prefix.length);
-    if (path === '' || path.charCodeAt(0) !== 47) path = '/' + path;
+    // Strip as many segments as the prefix has, never as many characters: a caseInsensitive route
+    // matches `/api..` or `/%EF%BD%81pi` for `/api`, and cutting four characters off those would
+    // leave `../` or half an escape in front of the rest.
+    let end = 0;
+    for (let n = 0; n < route.prefixSegments && end !== -1; n++) end = path.indexOf('/', end + 1);
+    path = end === -1 ? '/' : path.slice(end);
   }
   return target.basePath + path + ex.query;
 }

@@ -66,7 +66,8 @@ export class WebSocketProxy {
     for (let i = 0; i < flat.length; i += 2) {
       const name = flat[i] as string;
       const value = flat[i + 1] as string;
-      headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+      // Repeated lines become one (http-proxy takes an object); cookies join with `; ` (RFC 6265 §5.4).
+      headers[name] = headers[name] === undefined ? value : `${headers[name]}${name === 'cookie' ? '; ' : ', '}${value}`;
     }
     headers.connection = 'Upgrade';
     headers.upgrade = 'websocket';

@@ -28,8 +28,6 @@ export interface HandlerDeps extends ResolveDeps {
   readonly newRequestId: () => string;
   /** The gateway's own endpoints, looked up before the route table. */
   readonly endpoints: EndpointLookup;
-  /** publicOrigins: where cookie-authenticated WebSocket upgrades may come from. */
-  readonly allowedOrigins: ReadonlySet<string>;
 }
 
 // The exchange is kept on the response so the 'close' listener can be one shared function.

@@ -1,6 +1,7 @@
 // Request shapes that a gateway and the upstream behind it could read differently, refused before
 // anything else looks at the request: ambiguous framing (request smuggling), repeated Host or
-// Authorization, two values of one of the gateway's cookies, and more header lines than allowed.
+// Authorization, two values of one of the gateway's cookies, more header lines than allowed, and a
+// method override in the query string of a POST.
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
 import { conflictingCookie } from './cookies.js';
@@ -56,5 +57,25 @@ export function checkHeaders(req: IncomingMessage, limits: HeaderLimits): void {
   const cookie = req.headers.cookie;
   if (cookie !== undefined) {
     for (const name of limits.ownedCookies) if (conflictingCookie(cookie, name)) throw new GatewayError('cookie_conflict');
+  }
+}
+
+// Query parameters that frameworks take as the real method of a POST: `_method` (Laravel, Symfony
+// with enableHttpMethodParameterOverride, CakePHP, Express method-override with a query getter),
+// the override headers' names as parameters, Salesforce's `_HttpMethod`.
+const OVERRIDE_PARAMS: ReadonlySet<string> = new Set(['_method', 'x-http-method-override', 'x-http-method', 'x-method-override', '_httpmethod']);
+// The parameter names could be there: `method` in any case, or an escape that might spell it.
+const MAYBE_OVERRIDE = /ethod|%/i;
+
+/**
+ * A POST whose query names another method: the route was chosen and authorized for POST, the
+ * framework would act on DELETE. PHP reads `.` and space in parameter names as `_`, so
+ * `?.method=DELETE` is `_method` there. (A `_method` field in a form body is not inspected: see
+ * docs/threat-model.md.)
+ */
+export function checkQueryOverride(method: string | undefined, query: string): void {
+  if (method !== 'POST' || query.length < 2 || !MAYBE_OVERRIDE.test(query)) return;
+  for (const key of new URLSearchParams(query).keys()) {
+    if (OVERRIDE_PARAMS.has(key.trim().toLowerCase().replace(/[. []/g, '_'))) throw new GatewayError('method_override_refused');
   }
 }

@@ -7,7 +7,7 @@ import type { Exchange } from '../pipeline/exchange.js';
 import type { CompiledRoute } from '../pipeline/route.js';
 import { normalizeHost, normalizeTarget } from '../routing/normalize.js';
 import type { RouteTable } from '../routing/table.js';
-import { checkFraming, checkHeaders, type HeaderLimits } from './request-shape.js';
+import { checkFraming, checkHeaders, checkQueryOverride, type HeaderLimits } from './request-shape.js';
 
 export interface ResolveDeps {
   /** The active route table; replaced as a whole on reload, so a request keeps the one it started with. */
@@ -41,6 +41,7 @@ export function prepare(deps: ResolveDeps, ex: Exchange): void {
   ex.path = target.path;
   ex.encodedPath = target.encodedPath;
   ex.query = target.query;
+  checkQueryOverride(req.method, target.query);
   ex.host = normalizeHost(req.headers.host);
   const fwd = forwardedInfo(req.headers, ex.peerIp, 'encrypted' in req.socket, deps.trustedProxies);
   ex.clientIp = fwd.clientIp;

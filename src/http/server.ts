@@ -7,7 +7,6 @@ import type { Duplex } from 'node:stream';
 import { GatewayError, type ErrorCode } from '../errors.js';
 import type { WebSocketProxy } from '../forward/websocket.js';
 import { NO_ROUTE } from '../metrics/metrics.js';
-import { sameOriginRequest } from '../pipeline/csrf/csrf.js';
 import { createExchange } from '../pipeline/exchange.js';
 import { rawErrorResponse } from './error-response.js';
 import type { HandlerDeps } from './handler.js';
@@ -101,19 +100,15 @@ async function handleUpgrade(
   try {
     prepare(deps, ex);
     // /auth/ and the JWKS belong to the gateway: an upgrade there is never proxied, whatever route
-    // would match the path.
-    if (ex.path === '/auth' || ex.path.startsWith('/auth/') || deps.endpoints(req.method ?? 'GET', ex.path) !== undefined) {
+    // would match the path, in whatever case it is spelt.
+    const lower = ex.path.toLowerCase();
+    if (lower === '/auth' || lower.startsWith('/auth/') || deps.endpoints(req.method ?? 'GET', lower) !== undefined) {
       throw new GatewayError('upgrade_not_allowed', { detail: 'gateway endpoint' });
     }
     route = matchRoute(deps, ex);
     websockets.check(route, req);
+    // The route's stages include the Origin check of cookie-authenticated upgrades (csrf.ts).
     await runStages(route, ex);
-    // Cross-site WebSocket hijacking: browsers send cookies with a WebSocket handshake from any
-    // page and the same-origin policy does not guard the socket, so a cookie-authenticated upgrade
-    // must come from one of our own origins, on every route (csrf: false included).
-    if (ex.principal?.via === 'session' && !sameOriginRequest(ex, deps.allowedOrigins)) {
-      throw new GatewayError('csrf_failed', { detail: 'websocket origin' });
-    }
   } catch (err) {
     const route = ex.route?.name ?? NO_ROUTE;
     deps.metrics.websocketUpgrades.labels(route, 'refused').inc();

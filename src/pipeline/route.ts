@@ -90,7 +90,9 @@ function compileStages(c: RouteConfig, auth: AuthDeps): Stage[] {
     }),
   ];
   if (c.require?.roles) stages.push(requireRolesStage(c.require.roles));
-  if (c.csrf !== false) stages.push(csrfStage(auth.allowedOrigins, c.csrf === 'token'));
+  if (c.csrf !== false || c.websocket) {
+    stages.push(csrfStage(auth.allowedOrigins, { unsafeMethods: c.csrf !== false, requireToken: c.csrf === 'token' }));
+  }
   stages.push(mintStage(auth.minter, c.token.audience ?? c.name, c.token.header, c.token.claims));
   return stages;
 }
@@ -114,10 +116,12 @@ function compileRoute(c: RouteConfig, opts: CompileOptions): CompiledRoute {
     if (methods.has('GET')) methods.add('HEAD');
   }
   const path = c.match.path;
+  const prefix = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
   return {
     name: c.name,
     host: c.match.host,
-    prefix: path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path,
+    prefix,
+    prefixSegments: prefix === '/' ? 0 : prefix.split('/').length - 1,
     methods,
     caseInsensitive: c.match.caseInsensitive ?? opts.routing.caseInsensitive,
     allow: methods ? [...methods].sort().join(', ') : undefined,

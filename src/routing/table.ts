@@ -2,12 +2,15 @@
 // specific host (exact, then the longest wildcard suffix, then routes without a host), then the
 // longest path prefix on a segment boundary; among the routes at that prefix, the first that
 // accepts the method. When none does, the answer is 405: a request never falls back to a shorter,
-// less protected prefix or host. A lookup costs one Map probe per path segment, whatever the
-// number of routes.
+// less protected prefix or host. A lookup costs a Map probe or two (exact-case and caseInsensitive
+// routes) per path segment, whatever the number of routes.
 //
 // A second table, keyed by the folded (lenient) form of every prefix (fold.ts), answers "which
 // route would a backend that ignores case, trailing dots or compatibility characters see?". When it
-// disagrees with the exact match, the request is ambiguous and refused.
+// disagrees with the exact match, the request is ambiguous and refused. It is consulted only for
+// paths that fold to something else, or for every path when a route's own prefix has upper case;
+// routes-schema.ts refuses two prefixes that differ only in case, so a folded key never hides one
+// route behind another.
 import { fold, needsFold } from './fold.js';
 
 export interface Matchable {

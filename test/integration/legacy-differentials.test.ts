@@ -121,6 +121,23 @@ describe('Express: method override', () => {
     },
   );
 
+  it.each(['_method=DELETE', '%5Fmethod=DELETE', '_METHOD=delete', '.method=DELETE', 'x=1&_method=DELETE', 'X-HTTP-Method-Override=DELETE'])(
+    'POST /items/7?%s: 400 method_override_refused (the app reads _method from the query), nothing reaches the app',
+    async (query) => {
+      const before = express.received.length;
+      const res = await raw('POST', `/items/7?${query}`, ['Content-Length: 0']);
+      expect(res.status).toBe(400);
+      expect(res.code).toBe('method_override_refused');
+      expect(express.received.length).toBe(before);
+    },
+  );
+
+  it('a GET with _method in its query is no override (frameworks apply it to POST only) and passes', async () => {
+    const res = await raw('GET', '/items/7?_method=DELETE');
+    expect(res.status).toBe(200);
+    expect(express.received.at(-1)?.handler).toBe('get-item');
+  });
+
   it('a real DELETE meets the protected route: 401 unauthenticated, nothing reaches the app', async () => {
     const before = express.received.length;
     const res = await raw('DELETE', '/items/7');

@@ -22,6 +22,7 @@ beforeAll(async () => {
       route('legacy', '/legacy', up.url, { keepUnderscoreHeaders: true }),
       { ...route('admin', '/admin', admin.url, { match: { methods: ['GET'] } }), auth: 'session' },
       route('iis', '/Reports', admin.url, { match: { caseInsensitive: true } }),
+      route('iis-app', '/app', `${admin.url}/public-app`, { match: { caseInsensitive: true }, upstream: { stripPrefix: true } }),
     ],
     gateway: { identityHeaders: ['x-tenant-*'], trustedProxies: ['10.0.0.0/8'], trustedProxyHeaders: ['X-Forwarded-Prefix'] },
   });
@@ -35,6 +36,14 @@ const last = (u: Upstream) => u.received[u.received.length - 1];
 const counts = () => [up.received.length, admin.received.length];
 
 describe('header names with underscores (CGI reads X_User as X-User)', () => {
+  it.each(['X.User', 'X~User', 'X!User', "X'User", 'X*User', 'X+User', 'X^User', 'X|User', 'X#User', 'X$User', 'X%User', 'X&User', 'X`User'])(
+    'drops %s too (lighttpd and Apache 2.2 fold every such character into "_")',
+    async (name) => {
+      await rawGet(gw.url, '/page', { [name]: 'admin' });
+      expect(Object.keys(last(up)?.headers ?? {}).filter((n) => /[^a-z0-9-]/.test(n))).toEqual([]);
+    },
+  );
+
   it('drops every client header whose name holds "_" by default', async () => {
     const res = await rawGet(gw.url, '/page', { X_User: 'admin', X_Forwarded_For: '6.6.6.6', X_Request_Id: 'forged', Custom_Header: 'x', 'X-Kept': 'yes' });
     expect(res.status).toBe(200);
@@ -50,10 +59,13 @@ describe('header names with underscores (CGI reads X_User as X-User)', () => {
       X_Original_URL: '/admin',
       X_Request_Id: 'forged',
       X_Auth_Request_Email: 'a@b',
+      'X.User': 'admin',
+      'Client~IP': '10.0.0.1',
       Custom_Header: 'kept',
+      'Custom.Dotted': 'kept',
     });
     const h = last(up)?.headers ?? {};
-    expect(Object.keys(h).filter((n) => n.includes('_'))).toEqual(['custom_header']);
+    expect(Object.keys(h).filter((n) => /[^a-z0-9-]/.test(n)).sort()).toEqual(['custom.dotted', 'custom_header']);
     expect(h['x-forwarded-for']).toBe('127.0.0.1');
   });
 });
@@ -86,8 +98,20 @@ describe('routing and method-override headers', () => {
   });
 });
 
-describe('identity headers', () => {
+describe('identity and client-address headers', () => {
   it.each([
+    'X-Client-IP',
+    'Client-IP',
+    'True-Client-IP',
+    'CF-Connecting-IP',
+    'Fastly-Client-IP',
+    'X-Cluster-Client-IP',
+    'X-Originating-IP',
+    'X-Forwarded',
+    'X-Email',
+    'X-Roles',
+    'Impersonate-User',
+    'Remote-User-Name',
     'X-User-Roles',
     'X-Userinfo',
     'Remote-User',
@@ -171,6 +195,18 @@ describe('routes and methods', () => {
       expect(counts()).toEqual(before);
     },
   );
+
+  it.each([
+    ['/app../admin', '/public-app/admin'],
+    ['/APP/x', '/public-app/x'],
+    ['/%EF%BD%81pp/x', '/public-app/x'],
+    ['/App.%20/x', '/public-app/x'],
+    ['/app.', '/public-app/'],
+  ])('stripPrefix on a caseInsensitive route strips segments, never characters: %s → %s', async (target, expected) => {
+    const res = await rawGet(gw.url, target);
+    expect(res.status).toBe(200);
+    expect(last(admin)?.url).toBe(expected);
+  });
 
   it('matches a caseInsensitive route in any case and sends the path as received', async () => {
     for (const target of ['/reports/q1', '/REPORTS/q1', '/Reports./q1']) {

@@ -117,6 +117,11 @@ describe('loadConfig', () => {
     expect(p[0]).toContain('matches the same host, path and method (*) as routes[0]');
   });
 
+  it.each([['/Demo'], ['/DEMO'], ['/dEmo/']])('refuses a route path that differs from another only in case (%s)', async (twin) => {
+    const p = await problems('', okRoute + okRoute.replace('routes:\n', '').replace('name: demo', 'name: demo2').replace('/demo', twin));
+    expect(p[0]).toMatch(/routes\[1\]\.match\.path: differs from routes\[0\] \(\/demo\) only in case/);
+  });
+
   it('names a YAML syntax error with its position', async () => {
     const p = await problems('listen: { port: 1\n', okRoute);
     expect(p[0]).toMatch(/^gateway\.yaml:\d+:\d+ /);

@@ -92,6 +92,11 @@ describe('RouteTable: paths a lenient backend reads differently', () => {
     ['/admin. . /x', 'ambiguous:root->admin'],
     ['/ａｄｍｉｎ/x', 'ambiguous:root->admin'],
     ['/ADMİN', 'ambiguous:root->admin'],
+    ['/admin::$DATA', 'ambiguous:root->admin'],
+    ['/admin::$data/x', 'ambiguous:root->admin'],
+    ['/Ādmin', 'ambiguous:root->admin'],
+    ['/admìn', 'ambiguous:root->admin'],
+    ['/admin\u00a0', 'ambiguous:root->admin'],
     ['/adminſ', 'root'],
     ['/ıd', 'root'],
   ])('%s → %s', (path, expected) => expect(kind(path)).toBe(expected));

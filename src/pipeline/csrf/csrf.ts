@@ -42,12 +42,29 @@ function tokenMatches(sent: string | string[] | undefined, expected: string | un
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-export function csrfStage(allowedOrigins: ReadonlySet<string>, requireToken: boolean): Stage {
+export interface CsrfOptions {
+  /** Check cookie-authenticated unsafe methods (route `csrf: true` or `token`). */
+  readonly unsafeMethods: boolean;
+  /** Also require X-CSRF-Token on them (route `csrf: token`). */
+  readonly requireToken: boolean;
+}
+
+/**
+ * Cookie-authenticated unsafe requests, and every cookie-authenticated WebSocket upgrade whatever the
+ * route's `csrf` says: browsers send cookies with a WebSocket handshake from any page, and the
+ * same-origin policy does not guard the socket (cross-site WebSocket hijacking). Runs before the
+ * token is minted, so a refused request costs no signature.
+ */
+export function csrfStage(allowedOrigins: ReadonlySet<string>, opts: CsrfOptions): Stage {
   return (ex) => {
     const principal = ex.principal;
-    if (!principal || principal.via !== 'session' || SAFE_METHODS.has(ex.req.method ?? 'GET')) return;
-    if (!sameOriginRequest(ex, allowedOrigins)) throw new GatewayError('csrf_failed', { detail: 'origin' });
-    if (requireToken && !tokenMatches(ex.req.headers['x-csrf-token'], principal.session?.csrfToken)) {
+    if (!principal || principal.via !== 'session') return;
+    // Node's parser sets `upgrade` on requests it hands to the 'upgrade' event (not in @types/node).
+    const upgrade = (ex.req as { upgrade?: boolean }).upgrade === true;
+    if (!upgrade && (!opts.unsafeMethods || SAFE_METHODS.has(ex.req.method ?? 'GET'))) return;
+    if (!sameOriginRequest(ex, allowedOrigins)) throw new GatewayError('csrf_failed', { detail: upgrade ? 'websocket origin' : 'origin' });
+    // A WebSocket handshake cannot carry custom headers: its Origin is the whole check.
+    if (!upgrade && opts.requireToken && !tokenMatches(ex.req.headers['x-csrf-token'], principal.session?.csrfToken)) {
       throw new GatewayError('csrf_failed', { detail: 'token' });
     }
   };

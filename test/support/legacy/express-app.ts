@@ -37,6 +37,8 @@ export function createExpressApp(received: ExpressReceived[]): express.Express {
   app.use(methodOverride('X-HTTP-Method-Override'));
   app.use(methodOverride('X-HTTP-Method'));
   app.use(methodOverride('X-Method-Override'));
+  // A getter that is not an X- header name reads the query string: POST /items/7?_method=DELETE.
+  app.use(methodOverride('_method'));
 
   // Recorded before routing, so a request that reached the app is in `received` even if no handler ran.
   app.use((req, res, next) => {
