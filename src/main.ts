@@ -18,6 +18,7 @@ import { Readiness } from './endpoints/readiness.js';
 import { ConfigError, formatProblem } from './errors.js';
 import { PoolRegistry } from './forward/pools.js';
 import type { Clock } from './forward/upstream-group.js';
+import { LiveSockets } from './forward/live-sockets.js';
 import { WebSocketProxy } from './forward/websocket.js';
 import { createPublicServer } from './http/server.js';
 import type { DestinationStream } from 'pino';
@@ -131,6 +132,26 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
   readiness.configLoaded = true;
   if (routes.current.routes.length === 0) logger.warn({ file: config.routesFile }, 'no routes: every request will be answered 404');
 
+  const live = new LiveSockets(
+    auth.sessions,
+    auth.backend.bus,
+    clock,
+    {
+      idleTimeoutMs: auth.sessions.settings.idleTimeoutMs,
+      touchIntervalMs: auth.sessions.settings.touchIntervalMs,
+      framesAreActivity: gw.session.websocketIdle === 'frames',
+      sweepMs: 1000,
+    },
+    {
+      opened: (route) => metrics.websocketsOpen.labels(route).inc(),
+      closed: (route, reason) => {
+        metrics.websocketsOpen.labels(route).dec();
+        metrics.websocketsClosed.labels(route, reason).inc();
+        if (reason !== 'client_closed') logger.info({ route, reason }, 'websocket closed by the gateway');
+      },
+      checkFailed: (err) => logger.warn({ cause: (err as { code?: string }).code ?? String(err) }, 'websocket session check failed; retrying at the next sweep'),
+    },
+  );
   const lifecycle = { draining: false };
   const newRequestId = () => randomUUID();
   const handlerDeps = {
@@ -154,7 +175,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
       headersTimeoutMs: gw.limits.headersTimeout,
       keepAliveTimeoutMs: gw.limits.keepAliveTimeout,
     },
-    new WebSocketProxy(),
+    new WebSocketProxy(live),
   );
   if (admin.credential === undefined) logger.warn('admin.credentialFile and admin.credentialEnv are unset: mutating admin endpoints refuse every request');
   const guard = new AdminGuard({ allowedHosts: gw.admin.allowedHosts, credential: admin.credential });
@@ -198,7 +219,10 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
       lifecycle.draining = true;
       readiness.draining = true;
       watcher?.close();
-      logger.info({ drainTimeoutMs: gw.shutdown.drainTimeout }, 'draining');
+      logger.info({ drainTimeoutMs: gw.shutdown.drainTimeout, websockets: live.size }, 'draining');
+      // Upgraded connections are not requests that finish: tell their clients to reconnect elsewhere
+      // now (close 1001), or one open socket would hold the process for as long as its client stays.
+      live.closeAll();
       const closed = new Promise<void>((resolve) => publicServer.close(() => resolve()));
       // Keep-alive connections become idle as their last request finishes: close them as they do.
       publicServer.closeIdleConnections();

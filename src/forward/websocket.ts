@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { GatewayError } from '../errors.js';
 import { filterRequestHeaders } from './headers.js';
+import type { LiveSockets, SocketSession } from './live-sockets.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 import { upstreamPath, type ForwardExchange, type ForwardRoute } from './proxy.js';
 
@@ -17,12 +18,24 @@ export interface WebSocketRoute extends ForwardRoute {
 export type WebSocketOutcome = 'proxied' | 'error';
 
 const OWNED_COOKIES = Symbol('ownedCookies');
-type UpgradeRequest = IncomingMessage & { [OWNED_COOKIES]?: readonly string[] };
+const ON_OPEN = Symbol('onOpen');
+type UpgradeRequest = IncomingMessage & { [OWNED_COOKIES]?: readonly string[]; [ON_OPEN]?: (upstream: Duplex) => void };
+
+/** Who opened an upgraded connection: what ends it (live-sockets.ts). */
+export interface SocketOwner {
+  /** undefined on public routes. */
+  readonly sub: string | undefined;
+  /** The native session, when a session cookie authenticated the upgrade. */
+  readonly session: SocketSession | undefined;
+  /** Session absolute expiry or bearer token exp (ms); Infinity when unknown (express-session mode). */
+  readonly expiresAt: number;
+}
 
 export class WebSocketProxy {
   private readonly proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, ignorePath: true });
 
-  constructor() {
+  /** `live`: where proxied sockets are registered, so that revocation and expiry end them. */
+  constructor(private readonly live: LiveSockets | undefined = undefined) {
     // Errors are handled per call through the callback; this keeps an unhandled 'error' from
     // crashing the process if http-proxy ever emits one without it.
     this.proxy.on('error', () => undefined);
@@ -35,7 +48,10 @@ export class WebSocketProxy {
         const set = res.headers['set-cookie'];
         if (set) res.headers['set-cookie'] = set.filter((line) => !owned.some((c) => setsCookie(line, c)));
       };
-      proxyReq.once('upgrade', clean);
+      proxyReq.once('upgrade', (res: IncomingMessage, upstream: Duplex) => {
+        clean(res);
+        (req as UpgradeRequest)[ON_OPEN]?.(upstream);
+      });
       proxyReq.once('response', clean);
     });
   }
@@ -53,6 +69,7 @@ export class WebSocketProxy {
     ex: ForwardExchange,
     socket: Duplex,
     head: Buffer,
+    owner: SocketOwner,
     done: (outcome: WebSocketOutcome, err?: Error) => void,
   ): void {
     const req = ex.req;
@@ -73,6 +90,10 @@ export class WebSocketProxy {
     headers.upgrade = 'websocket';
     req.headers = headers;
     (req as UpgradeRequest)[OWNED_COOKIES] = route.ownedCookies;
+    if (this.live) {
+      const live = this.live;
+      (req as UpgradeRequest)[ON_OPEN] = (upstream) => live.track({ route: route.name, ...owner, client: socket, upstream });
+    }
     let failed = false;
     this.proxy.ws(req, socket, head, { target: target.origin + upstreamPath(route, target, ex) }, (err: Error) => {
       if (failed) return;

@@ -5,9 +5,10 @@ import { createServer, ServerResponse, type IncomingMessage, type Server } from 
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { GatewayError, type ErrorCode } from '../errors.js';
-import type { WebSocketProxy } from '../forward/websocket.js';
+import type { SocketOwner, WebSocketProxy } from '../forward/websocket.js';
 import { NO_ROUTE } from '../metrics/metrics.js';
 import { createExchange } from '../pipeline/exchange.js';
+import type { Principal } from '../pipeline/principal.js';
 import { rawErrorResponse } from './error-response.js';
 import type { HandlerDeps } from './handler.js';
 import { createRequestHandler } from './handler.js';
@@ -41,6 +42,21 @@ function parserErrorCode(code: string | undefined): ErrorCode {
   }
 }
 
+/**
+ * Whether a header overflow is about the count, not the size: from Node 22 on, more lines than
+ * maxHeadersCount is a parser error of its own (HPE_HEADER_OVERFLOW, like too many bytes), where
+ * Node 20 silently dropped the extra lines. The packet that failed tells which.
+ */
+function tooManyLines(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, maxHeaderCount: number): boolean {
+  const packet = err.rawPacket;
+  if (!packet) return false;
+  const end = packet.indexOf('\r\n\r\n');
+  const head = packet.subarray(0, end === -1 ? packet.length : end);
+  let lines = 0;
+  for (let i = head.indexOf('\r\n'); i !== -1; i = head.indexOf('\r\n', i + 2)) lines++;
+  return lines > maxHeaderCount;
+}
+
 export function createPublicServer(deps: HandlerDeps, limits: ServerLimits, websockets: WebSocketProxy): Server {
   const server = createServer(
     {
@@ -62,7 +78,7 @@ export function createPublicServer(deps: HandlerDeps, limits: ServerLimits, webs
       socket.destroy();
       return;
     }
-    const code = parserErrorCode(err.code);
+    const code = err.code === 'HPE_HEADER_OVERFLOW' && tooManyLines(err, limits.maxHeaderCount) ? 'too_many_headers' : parserErrorCode(err.code);
     deps.metrics.clientErrors.labels(code).inc();
     deps.logger.info({ code, parserError: err.code }, 'client error');
     // A response already started on this socket (a body that broke mid-stream) cannot be replaced.
@@ -116,11 +132,22 @@ async function handleUpgrade(
     throw err;
   }
   const name = route.name;
-  websockets.proxyUpgrade(route, ex, socket, head, (outcome, err) => {
+  websockets.proxyUpgrade(route, ex, socket, head, socketOwner(ex.principal), (outcome, err) => {
     deps.metrics.websocketUpgrades.labels(name, outcome).inc();
     if (outcome === 'error') {
       deps.logger.warn({ requestId: ex.requestId, route: name, cause: (err as NodeJS.ErrnoException | undefined)?.code }, 'websocket upstream failed');
       if (socket.writable) socket.end(rawErrorResponse('upstream_unavailable', ex.requestId));
     }
   });
+}
+
+/** What ends an upgraded connection, from what authenticated it (nothing but shutdown on public routes). */
+function socketOwner(p: Principal | undefined): SocketOwner {
+  if (!p) return { sub: undefined, session: undefined, expiresAt: Number.POSITIVE_INFINITY };
+  const s = p.session;
+  return {
+    sub: p.sub,
+    session: s ? { idHash: s.idHash, lastSeenAt: s.lastSeenAt, expiresAt: s.expiresAt } : undefined,
+    expiresAt: s?.expiresAt ?? p.expiresAt ?? Number.POSITIVE_INFINITY,
+  };
 }

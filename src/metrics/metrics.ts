@@ -142,6 +142,18 @@ export function createMetrics(registry: Registry, options: MetricsOptions = { de
       labelNames: ['reason'] as const,
       registers,
     }),
+    websocketsOpen: new Gauge({
+      name: 'gateway_websockets_open',
+      help: 'Upgraded (WebSocket) connections open now, by route.',
+      labelNames: ['route'] as const,
+      registers,
+    }),
+    websocketsClosed: new Counter({
+      name: 'gateway_websockets_closed_total',
+      help: 'Upgraded connections ended, by route and reason (logout, session_deleted, session_revoked, user_revoked, session_expired, session_idle, session_gone, token_expired, shutdown, client_closed).',
+      labelNames: ['route', 'reason'] as const,
+      registers,
+    }),
     websocketUpgrades: new Counter({
       name: 'gateway_websocket_upgrades_total',
       help: 'WebSocket upgrade attempts by route and result (proxied, refused, error).',

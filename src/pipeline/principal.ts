@@ -12,4 +12,6 @@ export interface Principal {
   readonly sessionHandle: string;
   /** The session, when `via` is session. */
   readonly session?: ActiveSession;
+  /** When a bearer token's access ends (its exp, ms): what an upgraded connection may outlive it by is nothing. */
+  readonly expiresAt?: number;
 }

@@ -35,8 +35,10 @@ export class MemorySessionStore implements SessionStore {
     return this.live(this.sessions, idHash)?.value;
   }
 
-  async touch(idHash: string, session: StoredSession, ttlMs: number): Promise<void> {
-    if (this.live(this.sessions, idHash)) this.sessions.set(idHash, { value: session, expiresAt: this.clock.now() + ttlMs });
+  async touch(idHash: string, session: StoredSession, ttlMs: number): Promise<boolean> {
+    if (!this.live(this.sessions, idHash)) return false;
+    this.sessions.set(idHash, { value: session, expiresAt: this.clock.now() + ttlMs });
+    return true;
   }
 
   async delete(idHash: string): Promise<StoredSession | undefined> {

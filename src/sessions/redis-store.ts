@@ -39,8 +39,9 @@ export class RedisSessionStore implements SessionStore {
     return raw === null ? undefined : parse(raw);
   }
 
-  async touch(idHash: string, session: StoredSession, ttlMs: number): Promise<void> {
-    await this.redis.set(this.sKey(idHash), JSON.stringify(session), 'PX', ttlMs, 'XX');
+  async touch(idHash: string, session: StoredSession, ttlMs: number): Promise<boolean> {
+    // XX: only an existing key is rewritten; Redis answers null when there was none.
+    return (await this.redis.set(this.sKey(idHash), JSON.stringify(session), 'PX', ttlMs, 'XX')) === 'OK';
   }
 
   async delete(idHash: string): Promise<StoredSession | undefined> {

@@ -43,7 +43,8 @@ export class SessionService {
     private readonly store: SessionStore,
     private readonly bus: InvalidationBus,
     private readonly clock: Clock,
-    private readonly settings: SessionSettings,
+    /** Timeouts and cache settings (read by the WebSocket registry for the same idle rules). */
+    readonly settings: SessionSettings,
     private readonly observe: SessionObserver,
   ) {
     if (settings.cacheTtlMs > 0) {
@@ -118,22 +119,46 @@ export class SessionService {
       this.cache?.delete(idHash);
       return INVALID_EXPIRED;
     }
-    if (now - session.lastSeenAt >= this.settings.touchIntervalMs) session = await this.touch(session, now);
+    if (now - session.lastSeenAt >= this.settings.touchIntervalMs) {
+      const touched = await this.touch(session, now);
+      if (!touched) return INVALID_UNKNOWN;
+      session = touched;
+    }
     return { kind: 'active', session };
   }
 
-  private async touch(session: ActiveSession, now: number): Promise<ActiveSession> {
+  /** Undefined when the record was gone (revoked meanwhile, perhaps on another instance): never cached again then. */
+  private async touch(session: ActiveSession, now: number): Promise<ActiveSession | undefined> {
     const next: ActiveSession = { ...session, lastSeenAt: now };
     const { idHash, ...stored } = next;
-    await this.call('touch', () => this.store.touch(idHash, stored, this.ttlFor(stored, now)));
+    const written = await this.call('touch', () => this.store.touch(idHash, stored, this.ttlFor(stored, now)));
+    if (!written) {
+      this.cache?.delete(idHash);
+      return undefined;
+    }
     this.cache?.set(idHash, next);
     return next;
+  }
+
+  /** The session as stored now, bypassing the cache; undefined when gone or expired (idle or absolute). */
+  async current(idHash: string): Promise<ActiveSession | undefined> {
+    const stored = await this.call('get', () => this.store.get(idHash));
+    if (!stored) return undefined;
+    const now = this.clock.now();
+    if (now >= stored.expiresAt || now - stored.lastSeenAt >= this.settings.idleTimeoutMs) return undefined;
+    return { ...stored, idHash };
+  }
+
+  /** Activity that is not a request (WebSocket frames): push the idle expiry forward now. */
+  async keepAlive(idHash: string): Promise<ActiveSession | undefined> {
+    const session = await this.current(idHash);
+    return session && this.touch(session, this.clock.now());
   }
 
   async revoke(idHash: string, reason: string): Promise<StoredSession | undefined> {
     const gone = await this.call('delete', () => this.store.delete(idHash));
     this.cache?.delete(idHash);
-    await this.call('publish', () => this.bus.publish({ type: 'session', idHash }));
+    await this.call('publish', () => this.bus.publish({ type: 'session', idHash, reason }));
     if (gone) this.observe.revoked(reason, 1);
     return gone;
   }
@@ -145,7 +170,7 @@ export class SessionService {
   async revokeUser(sub: string, reason: string, notBefore?: number): Promise<number> {
     const hashes = await this.call('deleteByUser', () => this.store.deleteByUser(sub));
     this.apply({ type: 'user', sub });
-    await this.call('publish', () => this.bus.publish(notBefore === undefined ? { type: 'user', sub } : { type: 'user', sub, notBefore }));
+    await this.call('publish', () => this.bus.publish(notBefore === undefined ? { type: 'user', sub, reason } : { type: 'user', sub, notBefore, reason }));
     this.observe.revoked(reason, hashes.length);
     return hashes.length;
   }

@@ -24,8 +24,8 @@ export interface SessionStore {
   /** Store a new session and index it under its user; the entry expires after `ttlMs`. */
   create(idHash: string, session: StoredSession, ttlMs: number): Promise<void>;
   get(idHash: string): Promise<StoredSession | undefined>;
-  /** Rewrite an existing session (new lastSeenAt) with a new TTL; never recreates a deleted one. */
-  touch(idHash: string, session: StoredSession, ttlMs: number): Promise<void>;
+  /** Rewrite an existing session (new lastSeenAt) with a new TTL; never recreates a deleted one. Answers whether it was written. */
+  touch(idHash: string, session: StoredSession, ttlMs: number): Promise<boolean>;
   /** Delete one session; answers what was deleted. */
   delete(idHash: string): Promise<StoredSession | undefined>;
   /** Every live session of a user, found through the per-user index (no scan). */
@@ -43,8 +43,8 @@ export interface SessionStore {
 
 /** What instances tell each other so their session caches never outlive a revocation. */
 export type InvalidationEvent =
-  | { readonly type: 'session'; readonly idHash: string }
-  | { readonly type: 'user'; readonly sub: string; readonly notBefore?: number };
+  | { readonly type: 'session'; readonly idHash: string; readonly reason?: string }
+  | { readonly type: 'user'; readonly sub: string; readonly notBefore?: number; readonly reason?: string };
 
 export interface InvalidationBus {
   publish(event: InvalidationEvent): Promise<void>;

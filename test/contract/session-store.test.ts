@@ -62,11 +62,11 @@ describe.each(stores)('%s session store', (_name, make) => {
     const s = session('carol');
     await store.create('hash-t', s, 200);
     await sleep(120);
-    await store.touch('hash-t', { ...s, lastSeenAt: 5000 }, 400);
+    expect(await store.touch('hash-t', { ...s, lastSeenAt: 5000 }, 400)).toBe(true);
     await sleep(150);
     expect((await store.get('hash-t'))?.lastSeenAt).toBe(5000);
     await store.delete('hash-t');
-    await store.touch('hash-t', s, 10_000);
+    expect(await store.touch('hash-t', s, 10_000)).toBe(false);
     expect(await store.get('hash-t')).toBeUndefined();
   });
 

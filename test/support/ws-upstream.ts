@@ -6,6 +6,8 @@ import { WebSocketServer } from 'ws';
 export interface WsUpstream {
   url: string;
   upgrades: IncomingMessage[];
+  /** How many accepted sockets have closed on the upstream's side. */
+  readonly closed: number;
   close(): Promise<void>;
 }
 
@@ -15,14 +17,19 @@ export async function startWsUpstream(): Promise<WsUpstream> {
   const upgrades: IncomingMessage[] = [];
   // An upstream that tries to set the gateway's session cookie in its 101 answer.
   wss.on('headers', (headers) => headers.push('Set-Cookie: gw-session=from-upstream; Path=/', 'Set-Cookie: app=1; Path=/'));
+  let closed = 0;
   wss.on('connection', (socket, req) => {
     upgrades.push(req);
+    socket.on('close', () => closed++);
     socket.on('message', (data) => socket.send(`echo:${String(data)}`));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     upgrades,
+    get closed() {
+      return closed;
+    },
     close: async () => {
       for (const c of wss.clients) c.terminate();
       wss.close();

@@ -98,7 +98,13 @@ export function bearerAuthenticator(
       const { iss: _i, aud: _a, exp: _e, nbf: _n, iat: _t, jti: _j, sub, sid, ...claims } = payload;
       return {
         issuer: own.issuer,
-        principal: { sub: sub as string, claims, via: 'bearer', sessionHandle: typeof sid === 'string' ? sid : `own:${hash('sha256', token, 'base64url').slice(0, 22)}` },
+        principal: {
+          sub: sub as string,
+          claims,
+          via: 'bearer',
+          sessionHandle: typeof sid === 'string' ? sid : `own:${hash('sha256', token, 'base64url').slice(0, 22)}`,
+          expiresAt: (payload.exp as number) * 1000,
+        },
         expMs: (payload.exp as number) * 1000,
         own: true,
         iat: payload.iat as number,
@@ -124,7 +130,7 @@ export function bearerAuthenticator(
     delete claims.sub;
     return {
       issuer: trusted.issuer,
-      principal: { sub, claims, via: 'bearer', sessionHandle: `b:${hash('sha256', token, 'base64url').slice(0, 22)}` },
+      principal: { sub, claims, via: 'bearer', sessionHandle: `b:${hash('sha256', token, 'base64url').slice(0, 22)}`, expiresAt: (payload.exp as number) * 1000 },
       expMs: (payload.exp as number) * 1000,
       own: false,
       iat: typeof payload.iat === 'number' ? payload.iat : 0,
