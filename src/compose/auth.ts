@@ -86,6 +86,7 @@ export async function buildAuthLayer(opts: AuthLayerOptions): Promise<AuthLayer>
       touchIntervalMs: s.touchInterval ?? Math.min(60_000, Math.floor(s.idleTimeout / 4)),
       cacheTtlMs: s.cacheTtl,
       cacheMaxEntries: s.cacheMaxEntries,
+      maxPerUser: s.maxPerUser,
     },
     {
       cache: (result) => metrics.sessionCache.labels(result).inc(),

@@ -155,6 +155,8 @@ export const gatewaySchema = z.strictObject({
     absoluteTimeout: duration().default(12 * 3_600_000),
     /** The idle TTL is pushed forward at most this often per session (default: a quarter of idleTimeout, at most 1m). */
     touchInterval: duration().optional(),
+    /** Live sessions per user; a new sign-in beyond it ends the user's oldest session. */
+    maxPerUser: numeric(z.number().int().min(1).max(10_000)).default(50),
     /** Whether WebSocket frames keep a session alive (frames) or only HTTP requests do (requests). */
     websocketIdle: z.enum(['frames', 'requests']).default('frames'),
     /** In-process cache of sessions; 0 disables. Revocation reaches every instance's cache through pub/sub. */

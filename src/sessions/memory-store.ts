@@ -79,6 +79,11 @@ export class MemorySessionStore implements SessionStore {
     return e ? { count: e.value, resetInMs: e.expiresAt - this.clock.now() } : { count: 0, resetInMs: 0 };
   }
 
+  async release(key: string): Promise<void> {
+    const e = this.live(this.counters, key);
+    if (e && e.value > 0) e.value--;
+  }
+
   async clear(key: string): Promise<void> {
     this.counters.delete(key);
   }

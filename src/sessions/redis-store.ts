@@ -13,6 +13,12 @@ local c = redis.call('INCR', KEYS[1])
 if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {c, redis.call('PTTL', KEYS[1])}`;
 
+// Give back one hit (an attempt that turned out not to count), never below zero, TTL kept.
+const RELEASE_SCRIPT = `
+local c = tonumber(redis.call('GET', KEYS[1]) or '0')
+if c > 0 then return redis.call('DECR', KEYS[1]) end
+return 0`;
+
 export class RedisSessionStore implements SessionStore {
   constructor(
     private readonly redis: RedisClient,
@@ -81,6 +87,10 @@ export class RedisSessionStore implements SessionStore {
     const k = `${this.prefix}rl:${key}`;
     const [count, ttl] = await Promise.all([this.redis.get(k), this.redis.pttl(k)]);
     return { count: Number(count ?? 0), resetInMs: Math.max(ttl, 0) };
+  }
+
+  async release(key: string): Promise<void> {
+    await this.redis.eval(RELEASE_SCRIPT, 1, `${this.prefix}rl:${key}`);
   }
 
   async clear(key: string): Promise<void> {

@@ -15,6 +15,8 @@ export interface SessionSettings {
   /** 0 disables the cache. */
   readonly cacheTtlMs: number;
   readonly cacheMaxEntries: number;
+  /** Live sessions per user; creating one more ends the oldest (undefined: no cap). */
+  readonly maxPerUser?: number;
 }
 
 export interface SessionObserver {
@@ -96,7 +98,21 @@ export class SessionService {
     };
     await this.call('create', () => this.store.create(idHash, stored, this.ttlFor(stored, now)));
     this.observe.created();
+    await this.enforceCap(input.sub, idHash);
     return { id, session: { ...stored, idHash } };
+  }
+
+  /**
+   * One account cannot fill Redis with sessions: beyond maxPerUser, the oldest sessions (never the
+   * one just made) are ended like a revocation, on every instance.
+   */
+  private async enforceCap(sub: string, keep: string): Promise<void> {
+    const max = this.settings.maxPerUser;
+    if (max === undefined) return;
+    const live = await this.list(sub);
+    if (live.length <= max) return;
+    const oldest = live.filter((s) => s.idHash !== keep).sort((a, b) => a.createdAt - b.createdAt);
+    for (const s of oldest.slice(0, live.length - max)) await this.revoke(s.idHash, 'session_cap');
   }
 
   /** The session a cookie value names, if it is live. Store failures throw session_store_unavailable. */
@@ -189,6 +205,9 @@ export class SessionService {
   }
   peek(key: string) {
     return this.call('peek', () => this.store.peek(key));
+  }
+  release(key: string) {
+    return this.call('release', () => this.store.release(key));
   }
   clear(key: string) {
     return this.call('clear', () => this.store.clear(key));

@@ -36,6 +36,8 @@ export interface SessionStore {
   hit(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }>;
   /** Current count of a counter without hitting it. */
   peek(key: string): Promise<{ count: number; resetInMs: number }>;
+  /** Take back one hit (an attempt that should not count), never below zero; the window is kept. */
+  release(key: string): Promise<void>;
   clear(key: string): Promise<void>;
   /** Resolves when the store answers. */
   ping(): Promise<void>;

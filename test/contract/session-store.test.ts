@@ -113,6 +113,22 @@ describe.each(stores)('%s session store', (_name, make) => {
     expect((await store.peek('k')).count).toBe(0);
   });
 
+  it('gives a hit back with release, never below zero, keeping the window', async () => {
+    const store = make();
+    await store.hit('r', 10_000);
+    await store.hit('r', 10_000);
+    await store.release('r');
+    const after = await store.peek('r');
+    expect(after.count).toBe(1);
+    expect(after.resetInMs).toBeGreaterThan(9_000);
+    await store.release('r');
+    await store.release('r');
+    expect((await store.peek('r')).count).toBe(0);
+    await store.release('never-hit');
+    expect((await store.peek('never-hit')).count).toBe(0);
+    expect((await store.hit('r', 10_000)).count).toBe(1);
+  });
+
   it('answers ping', async () => {
     await expect(make().ping()).resolves.toBeUndefined();
   });

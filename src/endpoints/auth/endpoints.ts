@@ -17,6 +17,7 @@ import type { Principal } from '../../pipeline/principal.js';
 import { isSessionIdShape, hashSessionId } from '../../sessions/ids.js';
 import type { RefreshService } from '../../sessions/refresh-service.js';
 import type { SessionService } from '../../sessions/service.js';
+import { addressKey } from './address-key.js';
 import { sendLoginPage } from './login-page.js';
 import { safeRedirect } from './redirects.js';
 import type { VerifyCredentials } from './verify.js';
@@ -69,18 +70,24 @@ function retryAfter(ms: number): Record<string, string> {
 
 type Checked = { ok: true; sub: string; claims: Record<string, unknown>; userKey: string } | { ok: false };
 
-/** Rate limits, then the credential check; failures are counted. Throws 429, 502 or 400. */
+/**
+ * Rate limits, then the credential check. The attempt is counted before the check (INCR in Redis),
+ * so concurrent guesses cannot exceed the limit: each gets its own count, and only those within it
+ * reach the credential service. A success clears the username's counter and gives the address back
+ * its attempt (an office behind one NAT signs in all day); an unavailable check gives both back.
+ * Throws 429, 502 or 400.
+ */
 async function checkCredentials(ex: Exchange, deps: AuthEndpointDeps, fields: Record<string, string>): Promise<Checked> {
   const { username, password } = fields;
   if (!username || !password || username.length > MAX_FIELD || password.length > MAX_FIELD) {
     throw new GatewayError('invalid_body', { detail: 'username and password are required' });
   }
-  const ipKey = `ip:${ex.clientIp}`;
+  const ipKey = `ip:${addressKey(ex.clientIp)}`;
   const uKey = userKey(username);
   const { perAddress, perUsername } = deps.rateLimit;
-  const [byIp, byUser] = await Promise.all([deps.sessions.peek(ipKey), deps.sessions.peek(uKey)]);
-  if (byIp.count >= perAddress.max || byUser.count >= perUsername.max) {
-    const limit = byIp.count >= perAddress.max ? 'address' : 'username';
+  const [byIp, byUser] = await Promise.all([deps.sessions.hit(ipKey, perAddress.window), deps.sessions.hit(uKey, perUsername.window)]);
+  if (byIp.count > perAddress.max || byUser.count > perUsername.max) {
+    const limit = byIp.count > perAddress.max ? 'address' : 'username';
     deps.metrics.rateLimited.labels(limit).inc();
     deps.metrics.loginAttempts.labels('rate_limited').inc();
     throw new GatewayError('rate_limited', { headers: retryAfter(limit === 'address' ? byIp.resetInMs : byUser.resetInMs) });
@@ -88,15 +95,15 @@ async function checkCredentials(ex: Exchange, deps: AuthEndpointDeps, fields: Re
   const result = await deps.verify(username, password);
   if (!result.ok) {
     if (result.reason === 'unavailable') {
+      await Promise.all([deps.sessions.release(ipKey), deps.sessions.release(uKey)]);
       deps.metrics.loginAttempts.labels('error').inc();
       throw new GatewayError('login_unavailable');
     }
-    await Promise.all([deps.sessions.hit(ipKey, perAddress.window), deps.sessions.hit(uKey, perUsername.window)]);
     deps.metrics.loginAttempts.labels('invalid_credentials').inc();
     deps.logger.info({ requestId: ex.requestId, client: ex.clientIp }, 'sign-in refused');
     return { ok: false };
   }
-  await deps.sessions.clear(uKey);
+  await Promise.all([deps.sessions.clear(uKey), deps.sessions.release(ipKey)]);
   deps.metrics.loginAttempts.labels('success').inc();
   return { ok: true, sub: result.sub, claims: result.claims, userKey: uKey };
 }
