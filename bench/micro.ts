@@ -24,7 +24,7 @@ export interface MicroResult {
 
 const clock = { now: () => Date.now() };
 const noop = () => undefined;
-const observer = { cache: noop, storeCall: noop, created: noop, revoked: noop };
+const observer = { cache: noop, storeCall: noop, created: noop, revoked: noop, unreadable: noop };
 
 async function time(name: string, ops: number, fn: (i: number) => Promise<unknown>): Promise<MicroResult> {
   for (let i = 0; i < Math.min(1000, ops); i++) await fn(i); // warm up

@@ -93,6 +93,10 @@ export async function buildAuthLayer(opts: AuthLayerOptions): Promise<AuthLayer>
       storeCall: (op, seconds, ok) => metrics.storeDuration.labels(op, ok ? 'ok' : 'error').observe(seconds),
       created: () => metrics.sessionsCreated.inc(),
       revoked: (reason, count) => metrics.sessionsRevoked.labels(reason).inc(count),
+      unreadable: (why) => {
+        metrics.sessionsUnreadable.inc();
+        logger.warn({ why }, 'a session record in Redis is unreadable: refused as an invalid session');
+      },
     },
   );
   const keys = await loadKeySet({

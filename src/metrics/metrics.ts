@@ -86,6 +86,11 @@ export function createMetrics(registry: Registry, options: MetricsOptions = { de
       registers,
     }),
     sessionsCreated: new Counter({ name: 'gateway_sessions_created_total', help: 'Sessions created.', registers }),
+    sessionsUnreadable: new Counter({
+      name: 'gateway_sessions_unreadable_total',
+      help: 'Session records found in Redis that cannot be read as sessions (wrong type, bad JSON, missing fields): refused as invalid.',
+      registers,
+    }),
     sessionsRevoked: new Counter({
       name: 'gateway_sessions_revoked_total',
       help: 'Sessions ended before expiry, by reason (logout, logout_all, user_revoked, session_deleted, login_replaced).',

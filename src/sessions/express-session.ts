@@ -64,6 +64,8 @@ export class ExpressSessionReader {
     try {
       raw = await this.redis.get(this.settings.prefix + id);
     } catch (err) {
+      // Another type under the key: Redis answered, and the answer is "no session" (401, not 503).
+      if ((err as Error).message?.startsWith('WRONGTYPE')) return 'invalid';
       throw new GatewayError('session_store_unavailable', { cause: err, headers: { 'retry-after': '1' } });
     }
     if (raw === null) return 'invalid';

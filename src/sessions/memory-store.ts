@@ -81,7 +81,8 @@ export class MemorySessionStore implements SessionStore {
 
   async release(key: string): Promise<void> {
     const e = this.live(this.counters, key);
-    if (e && e.value > 0) e.value--;
+    if (e && e.value > 1) e.value--;
+    else this.counters.delete(key);
   }
 
   async clear(key: string): Promise<void> {

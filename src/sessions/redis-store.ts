@@ -6,17 +6,19 @@
 // Cluster. Creation indexes first, then writes the session: a failure leaves at worst a dangling
 // index entry (pruned on listing), never a session that "log out everywhere" cannot find.
 import type { RedisClient } from '../adapters/redis.js';
-import type { InvalidationBus, InvalidationEvent, SessionStore, StoredSession } from './store.js';
+import { UnreadableSessionError, type InvalidationBus, type InvalidationEvent, type SessionStore, type StoredSession } from './store.js';
 
 const HIT_SCRIPT = `
 local c = redis.call('INCR', KEYS[1])
 if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {c, redis.call('PTTL', KEYS[1])}`;
 
-// Give back one hit (an attempt that turned out not to count), never below zero, TTL kept.
+// Give back one hit (an attempt that turned out not to count), TTL kept; a counter back at zero
+// is deleted, so successful sign-ins leave no key behind.
 const RELEASE_SCRIPT = `
 local c = tonumber(redis.call('GET', KEYS[1]) or '0')
-if c > 0 then return redis.call('DECR', KEYS[1]) end
+if c > 1 then return redis.call('DECR', KEYS[1]) end
+redis.call('DEL', KEYS[1])
 return 0`;
 
 export class RedisSessionStore implements SessionStore {
@@ -41,7 +43,13 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async get(idHash: string): Promise<StoredSession | undefined> {
-    const raw = await this.redis.get(this.sKey(idHash));
+    let raw: string | null;
+    try {
+      raw = await this.redis.get(this.sKey(idHash));
+    } catch (err) {
+      if ((err as Error).message?.startsWith('WRONGTYPE')) throw new UnreadableSessionError('not a string key');
+      throw err;
+    }
     return raw === null ? undefined : parse(raw);
   }
 
@@ -51,19 +59,21 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async delete(idHash: string): Promise<StoredSession | undefined> {
-    const raw = await this.redis.getdel(this.sKey(idHash));
-    const session = raw === null ? undefined : parse(raw);
+    // DEL, not GETDEL: an unreadable record (another type) must go too.
+    const [[, raw]] = (await this.redis.multi().get(this.sKey(idHash)).del(this.sKey(idHash)).exec()) as [[Error | null, string | null], unknown];
+    const session = typeof raw === 'string' ? readable(raw) : undefined;
     if (session) await this.redis.srem(this.uKey(session.sub), idHash);
     return session;
   }
 
   async listByUser(sub: string): Promise<{ idHash: string; session: StoredSession }[]> {
     const hashes = await this.redis.smembers(this.uKey(sub));
-    const raws = await Promise.all(hashes.map((h) => this.redis.get(this.sKey(h))));
+    // A key of another type answers WRONGTYPE: like an unreadable record, no session of the user's.
+    const raws = await Promise.all(hashes.map((h) => this.redis.get(this.sKey(h)).catch(() => null)));
     const out: { idHash: string; session: StoredSession }[] = [];
     const gone: string[] = [];
     raws.forEach((raw, i) => {
-      const session = raw === null ? undefined : parse(raw);
+      const session = raw === null ? undefined : readable(raw);
       if (session) out.push({ idHash: hashes[i] as string, session });
       else gone.push(hashes[i] as string);
     });
@@ -102,13 +112,32 @@ export class RedisSessionStore implements SessionStore {
   }
 }
 
-function parse(raw: string): StoredSession | undefined {
+function readable(raw: string): StoredSession | undefined {
   try {
-    const v = JSON.parse(raw) as StoredSession;
-    return typeof v?.sub === 'string' && typeof v.handle === 'string' ? v : undefined;
+    return parse(raw);
   } catch {
     return undefined;
   }
+}
+
+function parse(raw: string): StoredSession {
+  let v: Partial<Record<keyof StoredSession, unknown>>;
+  try {
+    v = JSON.parse(raw) as typeof v;
+  } catch {
+    throw new UnreadableSessionError('not JSON');
+  }
+  const ok =
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.sub === 'string' &&
+    typeof v.handle === 'string' &&
+    typeof v.csrfToken === 'string' &&
+    typeof v.claims === 'object' &&
+    v.claims !== null &&
+    [v.createdAt, v.lastSeenAt, v.expiresAt].every((n) => typeof n === 'number' && Number.isFinite(n));
+  if (!ok) throw new UnreadableSessionError('missing or mistyped fields');
+  return v as StoredSession;
 }
 
 /**

@@ -6,7 +6,7 @@ import { LRUCache } from 'lru-cache';
 import { GatewayError } from '../errors.js';
 import type { Clock } from '../forward/upstream-group.js';
 import { hashSessionId, isSessionIdShape, newHandle, newSessionId } from './ids.js';
-import type { InvalidationBus, InvalidationEvent, SessionStore, StoredSession } from './store.js';
+import { UnreadableSessionError, type InvalidationBus, type InvalidationEvent, type SessionStore, type StoredSession } from './store.js';
 
 export interface SessionSettings {
   readonly idleTimeoutMs: number;
@@ -24,6 +24,8 @@ export interface SessionObserver {
   storeCall(op: string, seconds: number, ok: boolean): void;
   created(): void;
   revoked(reason: string, count: number): void;
+  /** A record under a session's key that is no session (sessions/store.ts UnreadableSessionError). */
+  unreadable(why: string): void;
 }
 
 /** A resolved session: the stored record plus the hash it is kept under. */
@@ -31,11 +33,12 @@ export interface ActiveSession extends StoredSession {
   readonly idHash: string;
 }
 
-export type ResolveResult = { kind: 'active'; session: ActiveSession } | { kind: 'invalid'; reason: 'malformed' | 'unknown' | 'expired' };
+export type ResolveResult = { kind: 'active'; session: ActiveSession } | { kind: 'invalid'; reason: 'malformed' | 'unknown' | 'expired' | 'unreadable' };
 
 const INVALID_MALFORMED: ResolveResult = { kind: 'invalid', reason: 'malformed' };
 const INVALID_UNKNOWN: ResolveResult = { kind: 'invalid', reason: 'unknown' };
 const INVALID_EXPIRED: ResolveResult = { kind: 'invalid', reason: 'expired' };
+const INVALID_UNREADABLE: ResolveResult = { kind: 'invalid', reason: 'unreadable' };
 
 export class SessionService {
   // Cached values are the ActiveSession objects handed out, so a hit allocates nothing.
@@ -72,7 +75,10 @@ export class SessionService {
       this.observe.storeCall(op, (performance.now() - started) / 1000, true);
       return v;
     } catch (err) {
-      this.observe.storeCall(op, (performance.now() - started) / 1000, false);
+      // The store answered: about a record, not about itself.
+      const answered = err instanceof UnreadableSessionError;
+      this.observe.storeCall(op, (performance.now() - started) / 1000, answered);
+      if (answered) throw err;
       throw new GatewayError('session_store_unavailable', { cause: err, headers: { 'retry-after': '1' } });
     }
   }
@@ -126,7 +132,8 @@ export class SessionService {
     if (session) this.observe.cache('hit');
     else {
       this.observe.cache(useCache ? 'miss' : 'bypass');
-      const stored = await this.call('get', () => this.store.get(idHash));
+      const stored = await this.get(idHash);
+      if (stored === 'unreadable') return INVALID_UNREADABLE;
       if (!stored) return INVALID_UNKNOWN;
       session = { ...stored, idHash };
       if (useCache) this.cache?.set(idHash, session);
@@ -156,10 +163,21 @@ export class SessionService {
     return next;
   }
 
-  /** The session as stored now, bypassing the cache; undefined when gone or expired (idle or absolute). */
+  /** A store read: 'unreadable' for a record that is no session (reported once per read), failures 503. */
+  private async get(idHash: string): Promise<StoredSession | undefined | 'unreadable'> {
+    try {
+      return await this.call('get', () => this.store.get(idHash));
+    } catch (err) {
+      if (!(err instanceof UnreadableSessionError)) throw err;
+      this.observe.unreadable(err.why);
+      return 'unreadable';
+    }
+  }
+
+  /** The session as stored now, bypassing the cache; undefined when gone, unreadable or expired (idle or absolute). */
   async current(idHash: string): Promise<ActiveSession | undefined> {
-    const stored = await this.call('get', () => this.store.get(idHash));
-    if (!stored) return undefined;
+    const stored = await this.get(idHash);
+    if (!stored || stored === 'unreadable') return undefined;
     const now = this.clock.now();
     if (now >= stored.expiresAt || now - stored.lastSeenAt >= this.settings.idleTimeoutMs) return undefined;
     return { ...stored, idHash };

@@ -20,9 +20,22 @@ export interface StoredSession {
   readonly csrfToken: string;
 }
 
+/**
+ * A record exists under a session's key but cannot be read as a session: another type in Redis,
+ * JSON that does not parse, missing or mistyped fields (another program, a bad migration, a
+ * manual edit). The session is invalid, not the store unavailable: 401, never 503 for that user forever.
+ */
+export class UnreadableSessionError extends Error {
+  constructor(readonly why: string) {
+    super(`session record unreadable: ${why}`);
+    this.name = 'UnreadableSessionError';
+  }
+}
+
 export interface SessionStore {
   /** Store a new session and index it under its user; the entry expires after `ttlMs`. */
   create(idHash: string, session: StoredSession, ttlMs: number): Promise<void>;
+  /** Throws UnreadableSessionError for a record that is there but is no session. */
   get(idHash: string): Promise<StoredSession | undefined>;
   /** Rewrite an existing session (new lastSeenAt) with a new TTL; never recreates a deleted one. Answers whether it was written. */
   touch(idHash: string, session: StoredSession, ttlMs: number): Promise<boolean>;

@@ -139,6 +139,17 @@ describe('express-session mode', () => {
     expect(await viaGateway(cookie)).toBe(401);
   });
 
+  it('answers 401, not 503, when the record under sess:<id> is of another Redis type', async () => {
+    const cookie = await expressLogin();
+    const value = decodeURIComponent(cookie.slice('connect.sid='.length));
+    const id = value.slice(2, value.lastIndexOf('.'));
+    const c = redis.client();
+    await c.del(`sess:${id}`);
+    await c.hset(`sess:${id}`, 'user', 'x');
+    c.disconnect();
+    expect(await viaGateway(cookie)).toBe(401);
+  });
+
   it('keeps the Express cookie, the gateway\'s own session cookie and the refresh cookie from upstreams, both ways', async () => {
     const cookie = await expressLogin();
     const res = await request(`${gw.url}/api/set-cookies`, { headers: { cookie: `${cookie}; gw-session=native; __Secure-refresh=r; theme=dark` } });

@@ -15,7 +15,7 @@ describe('SessionService touch', () => {
       new MemoryBus(),
       clock,
       { idleTimeoutMs: 60_000, absoluteTimeoutMs: 3_600_000, touchIntervalMs: 1_000, cacheTtlMs: 3_600_000, cacheMaxEntries: 100 },
-      { cache: noop, storeCall: noop, created: noop, revoked: noop },
+      { cache: noop, storeCall: noop, created: noop, revoked: noop, unreadable: noop },
     );
     const { id, session } = await service.create({ sub: 'u', claims: {}, clientIp: '127.0.0.1', userAgent: 't' });
     expect((await service.resolve(id)).kind).toBe('active');
