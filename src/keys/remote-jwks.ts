@@ -17,7 +17,7 @@ export interface JwksSettings {
   readonly maxBytes: number;
 }
 
-export type JwksFetchResult = 'ok' | 'error' | 'http_error' | 'too_large' | 'malformed';
+export type JwksFetchResult = 'ok' | 'error' | 'http_error' | 'too_large' | 'malformed' | 'no_signing_keys';
 
 export interface JwksObserver {
   fetched(issuer: string, result: JwksFetchResult, seconds: number, keys: number): void;
@@ -156,7 +156,7 @@ export class RemoteJwks {
     const started = performance.now();
     const done = (result: JwksFetchResult) => {
       this.observe.fetched(this.issuer, result, (performance.now() - started) / 1000, this.keyCount);
-      if (result !== 'ok') this.lastAttemptFailedAt = this.clock.now();
+      if (result !== 'ok' && result !== 'no_signing_keys') this.lastAttemptFailedAt = this.clock.now();
       return result === 'ok';
     };
     let answer: Awaited<ReturnType<JwksFetch>>;
@@ -190,10 +190,11 @@ export class RemoteJwks {
         // a key that cannot be imported is skipped, not fatal for the set
       }
     }
-    if (keys.length === 0) return done('malformed');
     const now = this.clock.now();
     const ttl = Math.min(this.settings.maxTtlMs, Math.max(this.settings.minTtlMs, maxAgeMs(answer.cacheControl) ?? this.settings.minTtlMs));
+    // A well-formed set without a key usable for signatures (only `use: enc`, only other
+    // algorithms) is the issuer's answer: its tokens cannot be verified, 401, not "issuer down" 503.
     this.state = { keys, fetchedAt: now, freshUntil: now + ttl };
-    return done('ok');
+    return done(keys.length === 0 ? 'no_signing_keys' : 'ok');
   }
 }

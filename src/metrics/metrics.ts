@@ -121,7 +121,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions = { de
     }),
     jwksFetches: new Counter({
       name: 'gateway_jwks_fetches_total',
-      help: 'JWKS fetches by issuer and result (ok, error, http_error, too_large, malformed).',
+      help: 'JWKS fetches by issuer and result (ok, error, http_error, too_large, malformed, no_signing_keys).',
       labelNames: ['issuer', 'result'] as const,
       registers,
     }),

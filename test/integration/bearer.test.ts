@@ -90,6 +90,7 @@ describe('verification', () => {
     ['no exp', async () => idp.sign(claims, { exp: null })],
     ['expired beyond the tolerance', async () => idp.sign(claims, { exp: Math.floor(Date.now() / 1000) - 120 })],
     ['not yet valid beyond the tolerance', async () => idp.sign({ ...claims, nbf: Math.floor(Date.now() / 1000) + 600 })],
+    ['issued in the future beyond the tolerance (iat)', async () => idp.sign(claims, { iat: Math.floor(Date.now() / 1000) + 600 })],
     ['an unknown crit header', async () => {
       // jose will not sign with an unknown crit, so sign by hand (RS256 = RSASSA-PKCS1-v1_5, SHA-256).
       const key = idp.keys[0] as (typeof idp.keys)[number];
@@ -236,6 +237,23 @@ describe('the JWKS cache', () => {
       expect(await gw.registry.getSingleMetricAsString('gateway_jwks_fetches_total')).toContain(`result="${result}"} 1`);
     } finally {
       idp.mode = 'ok';
+    }
+  });
+});
+
+describe('an issuer whose key set has no key for signatures', () => {
+  it('answers 401 invalid_token (the issuer answered), not 503', async () => {
+    const saved = idp.keys.map((k) => k.publicJwk.use);
+    for (const k of idp.keys) k.publicJwk.use = 'enc';
+    try {
+      const gw = await gateway();
+      const res = await call(gw, await idp.sign(claims));
+      expect(res.status).toBe(401);
+      expect(JSON.parse(res.body)).toMatchObject({ error: 'invalid_token' });
+      // One fetch, and one more for the kid it could not find (at most once per cooldown).
+      expect(await gw.registry.getSingleMetricAsString('gateway_jwks_fetches_total')).toMatch(/result="no_signing_keys"\} [12]$/m);
+    } finally {
+      idp.keys.forEach((k, i) => (k.publicJwk.use = saved[i]));
     }
   });
 });

@@ -26,7 +26,7 @@ export interface TestIssuer {
   /** Extra JWKs served (e.g. an `enc` key). */
   extraJwks: JWK[];
   newKey(alg?: 'RS256' | 'ES256', kid?: string): Promise<IssuerKey>;
-  sign(claims: JWTPayload, opts?: { key?: IssuerKey; header?: Record<string, unknown>; exp?: number | null; aud?: string | string[]; iss?: string }): Promise<string>;
+  sign(claims: JWTPayload, opts?: { key?: IssuerKey; header?: Record<string, unknown>; exp?: number | null; aud?: string | string[]; iss?: string; iat?: number }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -77,7 +77,7 @@ export async function startIssuer(): Promise<TestIssuer> {
       .setProtectedHeader({ alg: key.alg, kid: key.kid, ...opts.header })
       .setIssuer(opts.iss ?? t.issuer)
       .setAudience(opts.aud ?? 'gateway')
-      .setIssuedAt(now);
+      .setIssuedAt(opts.iat ?? now);
     if (opts.exp !== null) jwt.setExpirationTime(opts.exp ?? now + 300);
     return jwt.sign(key.privateKey);
   };

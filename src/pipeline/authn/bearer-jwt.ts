@@ -59,6 +59,14 @@ function reasonOf(err: unknown): string {
   return 'malformed';
 }
 
+/**
+ * jose checks `iat` only against a maximum age: a token "issued" later than now plus the allowed
+ * skew comes from a wrong clock or was minted to outlive a revocation (not-before compares iat).
+ */
+function notIssuedInFuture(iat: unknown, now: Date, toleranceS: number): void {
+  if (typeof iat === 'number' && iat * 1000 > now.getTime() + toleranceS * 1000) throw refuse('iat_future');
+}
+
 function refuse(reason: string): GatewayError {
   return new GatewayError('invalid_token', {
     detail: reason,
@@ -95,6 +103,7 @@ export function bearerAuthenticator(
         clockTolerance: 5,
         currentDate: now,
       });
+      notIssuedInFuture(payload.iat, now, 5);
       const { iss: _i, aud: _a, exp: _e, nbf: _n, iat: _t, jti: _j, sub, sid, ...claims } = payload;
       return {
         issuer: own.issuer,
@@ -120,6 +129,7 @@ export function bearerAuthenticator(
       requiredClaims: ['exp'],
       currentDate: now,
     });
+    notIssuedInFuture(payload.iat, now, trusted.clockToleranceS);
     const claims: Record<string, unknown> = {};
     for (const [name, path] of Object.entries(trusted.claims)) {
       const v = valueAt(payload, path);
