@@ -101,7 +101,11 @@ async function start(configPath: string): Promise<number> {
   let stopRequested = false;
   const stop = (signal: string) => {
     stopRequested = true;
-    if (!gateway) return;
+    // Nothing serves yet (start-up may be waiting on Redis): nothing to drain.
+    if (!gateway) {
+      exit(0);
+      return;
+    }
     gateway.logger.info({ signal }, 'shutdown requested');
     void gateway.shutdown().then(() => process.exit(0));
   };
@@ -118,12 +122,20 @@ async function start(configPath: string): Promise<number> {
   return -1; // keep running
 }
 
+/**
+ * Exit once what was written has been flushed. process.exitCode alone is not enough: a Redis
+ * client that keeps reconnecting, or any other handle, would keep the process alive after an error.
+ */
+function exit(code: number): void {
+  process.stderr.write('', () => process.stdout.write('', () => process.exit(code)));
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code >= 0) process.exitCode = code;
+    if (code >= 0) exit(code);
   },
   (err: unknown) => {
     console.error(err instanceof Error ? err.message : err);
-    process.exitCode = 1;
+    exit(1);
   },
 );

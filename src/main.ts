@@ -149,7 +149,18 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
         metrics.websocketsClosed.labels(route, reason).inc();
         if (reason !== 'client_closed') logger.info({ route, reason }, 'websocket closed by the gateway');
       },
-      checkFailed: (err) => logger.warn({ cause: (err as { code?: string }).code ?? String(err) }, 'websocket session check failed; retrying at the next sweep'),
+      // While Redis is down every socket's check fails each second: one line per 10 s, with the count.
+      checkFailed: (() => {
+        let failed = 0;
+        let loggedAt = 0;
+        return (err: unknown) => {
+          failed++;
+          if (clock.now() - loggedAt < 10_000) return;
+          loggedAt = clock.now();
+          logger.warn({ cause: (err as { code?: string }).code ?? String(err), failedChecks: failed }, 'websocket session checks failing; sockets stay open, retried each second');
+          failed = 0;
+        };
+      })(),
     },
   );
   const lifecycle = { draining: false };
@@ -209,8 +220,19 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     watcher = watchRoutesFile(config.routesFile, await contentHash(config.routesFile), () => void reloadRoutes());
   }
 
-  const url = await listen(publicServer, gw.listen.host, opts.listenPort ?? gw.listen.port);
-  const adminUrl = await listen(adminServer, gw.admin.host, opts.adminPort ?? gw.admin.port);
+  let url: string;
+  let adminUrl: string;
+  try {
+    url = await listen(publicServer, gw.listen.host, opts.listenPort ?? gw.listen.port);
+    adminUrl = await listen(adminServer, gw.admin.host, opts.adminPort ?? gw.admin.port);
+  } catch (err) {
+    // A port in use: release what started, so the caller's exit is not held up by a Redis client.
+    watcher?.close();
+    publicServer.close();
+    await pools.close();
+    await auth.close();
+    throw err;
+  }
   logger.info({ url, adminUrl, routes: routes.current.routes.length }, 'gateway listening');
 
   let stopping: Promise<void> | undefined;

@@ -56,10 +56,30 @@ export interface AuthLayerOptions {
 const ADMIN_REVOKE = /^\/admin\/users\/([^/]{1,256})\/revoke$/;
 
 export async function buildAuthLayer(opts: AuthLayerOptions): Promise<AuthLayer> {
+  const { config, clock, logger } = opts;
+  const gw = config.gateway;
+  // Keys first: a key problem must stop the start before any connection to Redis exists (one that
+  // keeps reconnecting would keep the process alive after the error).
+  const keys = await loadKeySet({
+    dir: resolve(dirname(config.gatewayFile), gw.tokens.keys),
+    algorithm: gw.tokens.algorithm,
+    activeKid: gw.tokens.activeKid,
+    generateDevKey: gw.tokens.generateDevKey,
+    warn: (msg, fields) => logger.warn(fields ?? {}, msg),
+  });
+  const backend = await createSessionBackend(gw, clock, logger);
+  try {
+    return await assemble(opts, keys, backend);
+  } catch (err) {
+    await backend.close();
+    throw err;
+  }
+}
+
+async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBackend): Promise<AuthLayer> {
   const { config, clock, logger, metrics } = opts;
   const gw = config.gateway;
   const s = gw.session;
-  const backend = await createSessionBackend(gw, clock, logger);
   if (backend.kind === 'redis') {
     opts.readiness.register({
       name: 'redis',
@@ -99,13 +119,6 @@ export async function buildAuthLayer(opts: AuthLayerOptions): Promise<AuthLayer>
       },
     },
   );
-  const keys = await loadKeySet({
-    dir: resolve(dirname(config.gatewayFile), gw.tokens.keys),
-    algorithm: gw.tokens.algorithm,
-    activeKid: gw.tokens.activeKid,
-    generateDevKey: gw.tokens.generateDevKey,
-    warn: (msg, fields) => logger.warn(fields ?? {}, msg),
-  });
   const minter = new TokenMinter(keys, gw.tokens.issuer, gw.tokens.ttl, clock, (aud) => metrics.tokensMinted.labels(aud).inc());
   const attrs: CookieAttributes = { sameSite: s.cookie.sameSite, secure: s.cookie.secure, domain: s.cookie.domain, path: s.cookie.path };
   const sessionAuth = sessionCookieAuthenticator(sessions, s.cookie.name, attrs);

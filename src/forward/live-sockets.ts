@@ -11,6 +11,9 @@
 // - the store no longer has its session when the sockets are re-checked: after a gap in the
 //   invalidation subscription, and on every sweep while the subscription is down.
 // A sweep runs once a second while any socket is open, so every deadline holds within a second.
+// A socket is registered before the upgrade is sent upstream, not when the upstream answers 101:
+// an invalidation that arrives while the upstream is slow to answer ends it then (the client's
+// connection is dropped, and the upstream's 101, when it comes, is closed at once).
 import type { Duplex } from 'node:stream';
 import type { Clock } from './upstream-group.js';
 
@@ -24,7 +27,9 @@ export type CloseReason =
   | 'session_idle'
   | 'session_gone'
   | 'token_expired'
-  | 'shutdown';
+  | 'shutdown'
+  /** The upstream refused or failed the upgrade. */
+  | 'upstream_failed';
 
 /** What a socket knows of its session: the store's view, refreshed when a deadline nears. */
 export interface SocketSession {
@@ -72,11 +77,20 @@ export interface TrackedSocket {
   /** Absolute end: the session's expiresAt or the bearer token's exp (ms). */
   readonly expiresAt: number;
   readonly client: Duplex;
-  readonly upstream: Duplex;
+}
+
+/** A registered upgrade: the upstream's socket is attached when it answers 101. */
+export interface PendingSocket {
+  /** The upstream accepted: start proxying under watch; false (and the upstream closed) when the socket was ended meanwhile. */
+  attach(upstream: Duplex): boolean;
+  /** The upstream refused or failed before 101. */
+  failed(): void;
 }
 
 interface Entry extends TrackedSocket {
   session: SocketSession | undefined;
+  /** Undefined until the upstream answered 101. */
+  upstream: Duplex | undefined;
   lastFrameAt: number;
   /** A store check for this socket is under way. */
   checking: boolean;
@@ -84,9 +98,10 @@ interface Entry extends TrackedSocket {
 
 const EVENT_REASONS: ReadonlySet<string> = new Set(['logout', 'session_deleted', 'user_revoked']);
 
-/** A WebSocket close frame from the server (unmasked, RFC 6455 §5.5.1). */
+/** A WebSocket close frame from the server (unmasked, RFC 6455 §5.5.1); `reason` is one of the ASCII CloseReasons. */
 export function closeFrame(code: number, reason: string): Buffer {
-  const text = Buffer.from(reason.slice(0, 120));
+  // A control frame's payload is at most 125 bytes: the code and 123 bytes of reason.
+  const text = Buffer.from(reason, 'ascii').subarray(0, 123);
   return Buffer.concat([Buffer.from([0x88, 2 + text.length, code >> 8, code & 0xff]), text]);
 }
 
@@ -123,24 +138,51 @@ export class LiveSockets {
     return this.entries.size;
   }
 
-  track(socket: TrackedSocket): void {
-    const entry: Entry = { ...socket, lastFrameAt: this.clock.now(), checking: false };
+  /** Register an upgrade before it is sent upstream; undefined when the client has already gone. */
+  track(socket: TrackedSocket): PendingSocket | undefined {
+    if (socket.client.destroyed) return undefined;
+    const entry: Entry = { ...socket, upstream: undefined, lastFrameAt: this.clock.now(), checking: false };
     this.entries.add(entry);
     if (entry.session) addTo(this.bySession, entry.session.idHash, entry);
     if (entry.sub !== undefined) addTo(this.byUser, entry.sub, entry);
     this.observe.opened(entry.route);
-    if (this.settings.framesAreActivity) {
-      const seen = () => (entry.lastFrameAt = this.clock.now());
-      entry.client.on('data', seen);
-      entry.upstream.on('data', seen);
-    }
     const gone = () => {
-      if (this.untrack(entry)) this.observe.closed(entry.route, 'client_closed');
+      if (!this.untrack(entry)) return;
+      this.observe.closed(entry.route, 'client_closed');
+      entry.upstream?.destroy();
     };
     entry.client.once('close', gone);
-    entry.upstream.once('close', gone);
+    // Until the upstream answers, nothing reads the client's socket, so its end would go unnoticed
+    // (and the entry and the upstream's late 101 kept): read it. A client may send nothing before
+    // the handshake completes (RFC 6455 §4.1), so nothing of value is dropped. Node's HTTP server
+    // keeps sockets half-open, so the client's end is an 'end', not a 'close'.
+    const endedEarly = () => {
+      if (entry.upstream) return;
+      entry.client.destroy();
+    };
+    entry.client.once('end', endedEarly);
+    entry.client.resume();
     this.timer ??= setInterval(() => void this.sweep(), this.settings.sweepMs);
     this.timer.unref();
+    return {
+      attach: (upstream) => {
+        if (!this.entries.has(entry) || entry.client.destroyed) {
+          upstream.destroy();
+          return false;
+        }
+        entry.upstream = upstream;
+        upstream.once('close', gone);
+        if (this.settings.framesAreActivity) {
+          const seen = () => (entry.lastFrameAt = this.clock.now());
+          entry.client.on('data', seen);
+          upstream.on('data', seen);
+        }
+        return true;
+      },
+      failed: () => {
+        if (this.untrack(entry)) this.observe.closed(entry.route, 'upstream_failed');
+      },
+    };
   }
 
   /** Close every socket (shutdown): close frame 1001 (going away). */
@@ -210,6 +252,12 @@ export class LiveSockets {
     if (!this.untrack(entry)) return;
     this.observe.closed(entry.route, reason);
     const { client, upstream } = entry;
+    if (!upstream) {
+      // Not upgraded yet: there is no WebSocket to close, only a connection to drop; the upstream's
+      // 101, if it still comes, is closed by attach().
+      client.destroy();
+      return;
+    }
     // Stop the upstream's bytes first, so the close frame does not land inside one of its frames
     // (a frame cut mid-way can still happen: the client then sees the connection end, 1006).
     upstream.unpipe(client);

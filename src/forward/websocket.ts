@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { GatewayError } from '../errors.js';
 import { filterRequestHeaders } from './headers.js';
-import type { LiveSockets, SocketSession } from './live-sockets.js';
+import type { LiveSockets, PendingSocket, SocketSession } from './live-sockets.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 import { upstreamPath, type ForwardExchange, type ForwardRoute } from './proxy.js';
 
@@ -17,9 +17,14 @@ export interface WebSocketRoute extends ForwardRoute {
 
 export type WebSocketOutcome = 'proxied' | 'error';
 
-const OWNED_COOKIES = Symbol('ownedCookies');
-const ON_OPEN = Symbol('onOpen');
-type UpgradeRequest = IncomingMessage & { [OWNED_COOKIES]?: readonly string[]; [ON_OPEN]?: (upstream: Duplex) => void };
+// What the proxyReqWs listener needs of the request it is called with (http-proxy passes only it).
+const UPGRADE = Symbol('upgrade');
+interface UpgradeState {
+  readonly ownedCookies: readonly string[];
+  /** The registered socket (live-sockets.ts); undefined without a registry. */
+  readonly pending: PendingSocket | undefined;
+}
+type UpgradeRequest = IncomingMessage & { [UPGRADE]?: UpgradeState };
 
 /** Who opened an upgraded connection: what ends it (live-sockets.ts). */
 export interface SocketOwner {
@@ -42,23 +47,27 @@ export class WebSocketProxy {
     // http-proxy copies the upstream's 101 (or refusal) headers to the client as they are; this
     // listener runs before its own, so the gateway's cookies an upstream tries to set are dropped there too.
     this.proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage) => {
-      const owned = (req as UpgradeRequest)[OWNED_COOKIES];
-      if (owned === undefined) return;
+      const state = (req as UpgradeRequest)[UPGRADE];
+      if (state === undefined) return;
       const clean = (res: IncomingMessage) => {
         const set = res.headers['set-cookie'];
-        if (set) res.headers['set-cookie'] = set.filter((line) => !owned.some((c) => setsCookie(line, c)));
+        if (set) res.headers['set-cookie'] = set.filter((line) => !state.ownedCookies.some((c) => setsCookie(line, c)));
       };
       proxyReq.once('upgrade', (res: IncomingMessage, upstream: Duplex) => {
         clean(res);
-        (req as UpgradeRequest)[ON_OPEN]?.(upstream);
+        // Ended while the upstream was answering (a logout in between): attach() closes its socket.
+        state.pending?.attach(upstream);
       });
-      proxyReq.once('response', clean);
+      proxyReq.once('response', (res: IncomingMessage) => {
+        clean(res);
+        state.pending?.failed();
+      });
     });
   }
 
-  /** Refuses (throws) when the route does not take WebSockets or the upgrade is not one. */
+  /** Refuses (throws) when the route does not take WebSockets or the upgrade is not one (RFC 6455 §4.1: a GET). */
   check(route: WebSocketRoute, req: IncomingMessage): void {
-    if (!route.websocket || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+    if (!route.websocket || req.method !== 'GET' || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
       throw new GatewayError('upgrade_not_allowed');
     }
   }
@@ -89,15 +98,16 @@ export class WebSocketProxy {
     headers.connection = 'Upgrade';
     headers.upgrade = 'websocket';
     req.headers = headers;
-    (req as UpgradeRequest)[OWNED_COOKIES] = route.ownedCookies;
-    if (this.live) {
-      const live = this.live;
-      (req as UpgradeRequest)[ON_OPEN] = (upstream) => live.track({ route: route.name, ...owner, client: socket, upstream });
-    }
+    // Registered before the request goes upstream, so a revocation while the upstream is slow to
+    // answer is not missed; a client already gone is not proxied at all.
+    const pending = this.live?.track({ route: route.name, ...owner, client: socket });
+    if (this.live && !pending) return;
+    (req as UpgradeRequest)[UPGRADE] = { ownedCookies: route.ownedCookies, pending };
     let failed = false;
     this.proxy.ws(req, socket, head, { target: target.origin + upstreamPath(route, target, ex) }, (err: Error) => {
       if (failed) return;
       failed = true;
+      pending?.failed();
       if (classifyUpstreamError(err).beforeSend) route.upstream.eject(target);
       done('error', err);
     });

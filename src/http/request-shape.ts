@@ -62,20 +62,30 @@ export function checkHeaders(req: IncomingMessage, limits: HeaderLimits): void {
 
 // Query parameters that frameworks take as the real method of a POST: `_method` (Laravel, Symfony
 // with enableHttpMethodParameterOverride, CakePHP, Express method-override with a query getter),
-// the override headers' names as parameters, Salesforce's `_HttpMethod`.
-const OVERRIDE_PARAMS: ReadonlySet<string> = new Set(['_method', 'x-http-method-override', 'x-http-method', 'x-method-override', '_httpmethod']);
+// the override headers' names as parameters, Salesforce's `_HttpMethod`. Compared with `-`, `.`,
+// space and `[` all read as `_`, as PHP reads parameter names.
+const OVERRIDE_PARAMS: ReadonlySet<string> = new Set(['_method', 'x_http_method_override', 'x_http_method', 'x_method_override', '_httpmethod']);
 // The parameter names could be there: `method` in any case, or an escape that might spell it.
 const MAYBE_OVERRIDE = /ethod|%/i;
 
 /**
  * A POST whose query names another method: the route was chosen and authorized for POST, the
- * framework would act on DELETE. PHP reads `.` and space in parameter names as `_`, so
- * `?.method=DELETE` is `_method` there. (A `_method` field in a form body is not inspected: see
- * docs/threat-model.md.)
+ * framework would act on DELETE. Names are read the way the most lenient parsers read them: `&` or
+ * `;` between pairs (Rack 2, older Python), a NUL ending the name (PHP keeps what stands before it),
+ * leading spaces dropped. (A `_method` field in a form body is not inspected: see docs/threat-model.md.)
  */
 export function checkQueryOverride(method: string | undefined, query: string): void {
   if (method !== 'POST' || query.length < 2 || !MAYBE_OVERRIDE.test(query)) return;
-  for (const key of new URLSearchParams(query).keys()) {
-    if (OVERRIDE_PARAMS.has(key.trim().toLowerCase().replace(/[. []/g, '_'))) throw new GatewayError('method_override_refused');
+  for (const pair of query.slice(1).split(/[&;]/)) {
+    const eq = pair.indexOf('=');
+    let name: string;
+    try {
+      name = decodeURIComponent((eq === -1 ? pair : pair.slice(0, eq)).replaceAll('+', ' '));
+    } catch {
+      continue;
+    }
+    const nul = name.indexOf('\0');
+    if (nul !== -1) name = name.slice(0, nul);
+    if (OVERRIDE_PARAMS.has(name.trimStart().toLowerCase().replace(/[-. []/g, '_'))) throw new GatewayError('method_override_refused');
   }
 }

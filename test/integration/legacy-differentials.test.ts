@@ -121,7 +121,19 @@ describe('Express: method override', () => {
     },
   );
 
-  it.each(['_method=DELETE', '%5Fmethod=DELETE', '_METHOD=delete', '.method=DELETE', 'x=1&_method=DELETE', 'X-HTTP-Method-Override=DELETE'])(
+  it.each([
+    '_method=DELETE',
+    '%5Fmethod=DELETE',
+    '_METHOD=delete',
+    '.method=DELETE',
+    'x=1&_method=DELETE',
+    'x=1;_method=DELETE',
+    '_method%00=DELETE',
+    '_method%00junk=DELETE',
+    '+_method=DELETE',
+    'X-HTTP-Method-Override=DELETE',
+    'X_HTTP_METHOD_OVERRIDE=DELETE',
+  ])(
     'POST /items/7?%s: 400 method_override_refused (the app reads _method from the query), nothing reaches the app',
     async (query) => {
       const before = express.received.length;

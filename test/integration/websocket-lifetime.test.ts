@@ -2,8 +2,11 @@
 // a socket opened through A is closed (1008, upstream connection ended) within a second of logout,
 // "log out everywhere", a session deleted from the sessions list, or admin revocation through B;
 // and by its session's idle or absolute expiry, or its bearer token's exp. Shutdown closes with 1001.
+import { createServer, type IncomingMessage } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { request } from 'undici';
-import { WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_AUTH, route, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
@@ -145,6 +148,96 @@ describe('a socket opened through A ends when B ends its session', () => {
     await res.body.dump();
     expect(await closedWithin(viaCookie, 1000)).toMatchObject({ code: 1008, reason: 'user_revoked' });
     expect(await closedWithin(viaBearer, 1000)).toMatchObject({ code: 1008, reason: 'user_revoked' });
+  });
+});
+
+/** A WebSocket upstream that holds each upgrade until the test releases it. */
+async function startSlowUpstream() {
+  const server = createServer();
+  const wss = new WebSocketServer({ noServer: true });
+  const held: (() => void)[] = [];
+  const sockets: Duplex[] = [];
+  const state = { held, arrived: 0, open: 0 };
+  server.on('upgrade', (req: IncomingMessage, sock: Duplex, head: Buffer) => {
+    state.arrived++;
+    sockets.push(sock);
+    held.push(() =>
+      wss.handleUpgrade(req, sock, head, (socket) => {
+        state.open++;
+        socket.on('close', () => state.open--);
+        socket.on('message', (d) => socket.send(`echo:${String(d)}`));
+      }),
+    );
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return Object.assign(state, {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      for (const c of wss.clients) c.terminate();
+      for (const sock of sockets) sock.destroy();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  });
+}
+
+describe('while the upstream has not answered the upgrade yet', () => {
+  it('a logout ends the upgrade: the client never gets a socket, and the upstream\'s late 101 is closed', async () => {
+    const slow = await startSlowUpstream();
+    const gw = await startTestGateway({ routes: [{ ...route('slow', '/slow', slow.url), auth: 'session', websocket: true }], gateway: gatewayConfig() });
+    try {
+      const id = await login(gw);
+      const client = new WebSocket(`${gw.url.replace('http:', 'ws:')}/slow/x`, { headers: { origin: ORIGIN, ...cookie(id) } });
+      const outcome = new Promise<string>((r) => {
+        client.once('open', () => r('open'));
+        client.once('error', () => r('error'));
+      });
+      await expect.poll(() => slow.arrived).toBe(1);
+      const out = await request(`${b.url}/auth/logout`, { method: 'POST', headers: { ...cookie(id), origin: ORIGIN } });
+      expect(out.statusCode).toBe(204);
+      expect(await outcome).toBe('error');
+      slow.held.shift()?.();
+      await expect.poll(() => slow.open, { timeout: 2000 }).toBe(0);
+      expect(await metric(gw, 'gateway_websockets_open{route="slow"}')).toBe(0);
+      expect(await metric(gw, 'gateway_websockets_closed_total{route="slow",reason="logout"}')).toBe(1);
+    } finally {
+      await gw.stop();
+      await slow.close();
+    }
+  });
+
+  it('a client that leaves is forgotten, and the upstream\'s late 101 is closed', async () => {
+    const slow = await startSlowUpstream();
+    const gw = await startTestGateway({ routes: [{ ...route('slow', '/slow', slow.url), websocket: true }], gateway: gatewayConfig() });
+    try {
+      const sock = connect(Number(new URL(gw.url).port), '127.0.0.1');
+      await new Promise((r) => sock.once('connect', r));
+      sock.write('GET /slow/x HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+      await expect.poll(() => slow.arrived).toBe(1);
+      sock.destroy();
+      await expect.poll(() => metric(gw, 'gateway_websockets_open{route="slow"}')).toBe(0);
+      slow.held.shift()?.();
+      await new Promise((r) => setTimeout(r, 300));
+      await expect.poll(() => slow.open, { timeout: 2000 }).toBe(0);
+      expect(await metric(gw, 'gateway_websockets_closed_total{route="slow",reason="client_closed"}')).toBe(1);
+    } finally {
+      await gw.stop();
+      await slow.close();
+    }
+  });
+
+  it('refuses an upgrade with another method than GET (RFC 6455 §4.1)', async () => {
+    const before = ws.upgrades.length;
+    const res = await new Promise<string>((resolve) => {
+      const sock = connect(Number(new URL(a.url).port), '127.0.0.1', () =>
+        sock.write('POST /feed/x HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nContent-Length: 0\r\n\r\n'),
+      );
+      let text = '';
+      sock.on('data', (d: Buffer) => (text += d.toString()));
+      sock.on('close', () => resolve(text));
+    });
+    expect(res).toMatch(/^HTTP\/1\.1 400 [^]*x-gateway-error: upgrade_not_allowed/);
+    expect(ws.upgrades.length).toBe(before);
   });
 });
 

@@ -49,7 +49,7 @@ function setup(opts: { framesAreActivity?: boolean } = {}) {
     client.on('data', (c: Buffer) => written.push(c));
     const session = idHash ? { idHash, lastSeenAt: now, expiresAt } : undefined;
     if (session) stored.set(idHash as string, session);
-    live.track({ route: 'r', sub, session, expiresAt, client, upstream });
+    live.track({ route: 'r', sub, session, expiresAt, client })?.attach(upstream);
     return { client, upstream, written };
   };
   return { live, bus, stored, calls, closed, open, advance: (ms: number) => (now += ms), get now() { return now; } };
@@ -186,5 +186,29 @@ describe('LiveSockets', () => {
         resolve();
       }),
     );
+  });
+
+  it('registers before the upstream answers: an event meanwhile drops the client, and the late 101 is closed', () => {
+    const t = setup();
+    const client = new PassThrough();
+    t.stored.set('h9', { idHash: 'h9', lastSeenAt: t.now, expiresAt: t.now + 100_000 });
+    const pending = t.live.track({ route: 'r', sub: 'alice', session: t.stored.get('h9'), expiresAt: t.now + 100_000, client });
+    t.bus.onEvent({ type: 'session', idHash: 'h9', reason: 'logout' });
+    expect(client.destroyed).toBe(true);
+    const upstream = new PassThrough();
+    expect(pending?.attach(upstream)).toBe(false);
+    expect(upstream.destroyed).toBe(true);
+    expect(t.closed).toEqual(['r:logout']);
+    expect(t.live.size).toBe(0);
+  });
+
+  it('forgets an upgrade the upstream refused, and one whose client had already gone', () => {
+    const t = setup();
+    t.live.track({ route: 'r', sub: undefined, session: undefined, expiresAt: Infinity, client: new PassThrough() })?.failed();
+    expect(t.closed).toEqual(['r:upstream_failed']);
+    const gone = new PassThrough();
+    gone.destroy();
+    expect(t.live.track({ route: 'r', sub: undefined, session: undefined, expiresAt: Infinity, client: gone })).toBeUndefined();
+    expect(t.live.size).toBe(0);
   });
 });
