@@ -12,6 +12,11 @@ export interface Principal {
   readonly sessionHandle: string;
   /** The session, when `via` is session. */
   readonly session?: ActiveSession;
+  /**
+   * A digest of what the principal says (sub and claims) when it can change under the same handle
+   * (express-session records): part of the minted-token cache key. Native sessions never change.
+   */
+  readonly contentKey?: string;
   /** When a bearer token's access ends (its exp, ms): what an upgraded connection may outlive it by is nothing. */
   readonly expiresAt?: number;
 }

@@ -23,6 +23,8 @@ export interface ExpressSessionPrincipal {
   readonly claims: Record<string, unknown>;
   /** Public handle: a hash of the session id, never the id. */
   readonly handle: string;
+  /** A digest of sub and claims: changes whenever the Express app rewrites them. */
+  readonly contentKey: string;
 }
 
 function sign(value: string, secret: string): string {
@@ -84,6 +86,11 @@ export class ExpressSessionReader {
       const v = valueAt(record, path);
       if (v !== undefined) claims[name] = v;
     }
-    return { sub: String(sub), claims, handle: createHash('sha256').update(id).digest('base64url').slice(0, 22) };
+    return {
+      sub: String(sub),
+      claims,
+      handle: createHash('sha256').update(id).digest('base64url').slice(0, 22),
+      contentKey: createHash('sha256').update(JSON.stringify([String(sub), claims])).digest('base64url').slice(0, 22),
+    };
   }
 }

@@ -139,6 +139,22 @@ describe('express-session mode', () => {
     expect(await viaGateway(cookie)).toBe(401);
   });
 
+  it('never forwards a changed record with its old claims (the minted-token cache is keyed by what the record says)', async () => {
+    const cookie = await expressLogin();
+    expect(await viaGateway(cookie)).toBe(200);
+    const claimsOf = () => decodeJwt((up.received[up.received.length - 1]?.headers.authorization as string).slice(7));
+    expect(claimsOf()).toMatchObject({ roles: ['user'] });
+    const value = decodeURIComponent(cookie.slice('connect.sid='.length));
+    const id = value.slice(2, value.lastIndexOf('.'));
+    const c = redis.client();
+    const record = JSON.parse((await c.get(`sess:${id}`)) as string) as { user: { roles: string[] } };
+    record.user.roles = ['admin'];
+    await c.set(`sess:${id}`, JSON.stringify(record));
+    c.disconnect();
+    expect(await viaGateway(cookie)).toBe(200);
+    expect(claimsOf()).toMatchObject({ roles: ['admin'] });
+  });
+
   it('answers 401, not 503, when the record under sess:<id> is of another Redis type', async () => {
     const cookie = await expressLogin();
     const value = decodeURIComponent(cookie.slice('connect.sid='.length));

@@ -14,7 +14,7 @@ export function expressSessionAuthenticator(reader: ExpressSessionReader, cookie
       const found = await reader.read(value);
       // The cookie belongs to the Express app: the gateway reports it invalid but never clears it.
       if (found === 'invalid') throw new GatewayError('session_invalid');
-      return { sub: found.sub, claims: found.claims, via: 'session', sessionHandle: found.handle };
+      return { sub: found.sub, claims: found.claims, via: 'session', sessionHandle: found.handle, contentKey: found.contentKey };
     },
   };
 }

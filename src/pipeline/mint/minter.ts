@@ -45,7 +45,9 @@ export class TokenMinter {
   }
 
   async token(principal: Principal, scope: MintScope): Promise<string> {
-    const key = `${principal.sessionHandle}\n${scope.key}`;
+    // `contentKey` (express-session principals, whose record the Express app may rewrite) keeps a
+    // token with old claims from being handed out for a changed record.
+    const key = principal.contentKey === undefined ? `${principal.sessionHandle}\n${scope.key}` : `${principal.sessionHandle}\n${scope.key}\n${principal.contentKey}`;
     const now = this.clock.now();
     const hit = this.cache.get(key);
     if (hit && now < hit.reuseUntil) return hit.token;
