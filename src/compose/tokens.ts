@@ -82,6 +82,7 @@ export async function buildTokenLayer(opts: {
       algorithms: iss.algorithms,
       claims: iss.claims,
       clockToleranceS: Math.ceil(iss.clockTolerance / 1000),
+      subjectAsIs: iss.subject === 'as_is',
     });
   }
 

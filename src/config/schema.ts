@@ -212,6 +212,11 @@ export const gatewaySchema = z.strictObject({
         algorithms: z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).min(1),
         /** Principal claim → dotted path in the token. `sub` is required. */
         claims: z.record(z.string(), z.string()).default({ sub: 'sub' }),
+        /**
+         * `scoped`: the internal token's sub is `<issuer>#<sub>`, so this issuer's users can never
+         * speak for local users (or another issuer's) with the same sub; `as_is`: the sub unchanged.
+         */
+        subject: z.enum(['scoped', 'as_is']).default('scoped'),
         clockTolerance: duration().default(30_000),
         jwks: section({
           /** Bounds on the issuer's Cache-Control max-age. */

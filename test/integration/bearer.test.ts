@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 /** A fresh gateway (fresh JWKS cache) trusting the test issuer. */
-async function gateway(jwks: Record<string, unknown> = {}, clock?: { now(): number }): Promise<TestGateway> {
+async function gateway(jwks: Record<string, unknown> = {}, clock?: { now(): number }, issuerExtra: Record<string, unknown> = {}): Promise<TestGateway> {
   const gw = await startTestGateway({
     clock,
     routes: [
@@ -43,6 +43,7 @@ async function gateway(jwks: Record<string, unknown> = {}, clock?: { now(): numb
           claims: { sub: 'sub', roles: 'realm_access.roles', email: 'email' },
           clockTolerance: '30s',
           jwks: { cooldown: '30s', minTtl: '1m', staleFor: '10m', ...jwks },
+          ...issuerExtra,
         },
       ],
     },
@@ -70,7 +71,17 @@ describe('verification', () => {
     expect(forwarded).not.toContain(token);
     const internal = decodeJwt(forwarded.slice(7));
     expect(decodeProtectedHeader(forwarded.slice(7)).typ).toBe('gateway-internal+jwt');
-    expect(internal).toMatchObject({ sub: 'api-user', aud: 'orders', roles: ['reader'], email: 'api@example.com' });
+    // The subject is scoped to its issuer, which travels as src_iss.
+    expect(internal).toMatchObject({ sub: `${idp.issuer}#api-user`, src_iss: idp.issuer, aud: 'orders', roles: ['reader'], email: 'api@example.com' });
+  });
+
+  it('never lets an external token speak for the local user with the same sub; subject: as_is maps it unchanged', async () => {
+    const scoped = await gateway();
+    expect((await call(scoped, await idp.sign({ ...claims, sub: 'u-alice' }))).status).toBe(200);
+    expect(decodeJwt((lastUp()?.headers.authorization as string).slice(7)).sub).toBe(`${idp.issuer}#u-alice`);
+    const asIs = await gateway({}, undefined, { subject: 'as_is' });
+    expect((await call(asIs, await idp.sign({ ...claims, sub: 'u-alice' }))).status).toBe(200);
+    expect(decodeJwt((lastUp()?.headers.authorization as string).slice(7))).toMatchObject({ sub: 'u-alice', src_iss: idp.issuer });
   });
 
   it.each<[string, () => Promise<string>]>([

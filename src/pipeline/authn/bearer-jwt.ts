@@ -24,6 +24,8 @@ export interface TrustedIssuer {
   /** Principal claim → dotted path in the token; must include `sub`. */
   readonly claims: Readonly<Record<string, string>>;
   readonly clockToleranceS: number;
+  /** issuers[].subject: as_is; otherwise the subject is scoped to the issuer. */
+  readonly subjectAsIs: boolean;
 }
 
 export interface OwnTokens {
@@ -138,9 +140,18 @@ export function bearerAuthenticator(
     const sub = claims.sub;
     if (typeof sub !== 'string' || sub === '') throw refuse('claim_sub');
     delete claims.sub;
+    // Scoped by default: `alice` of an external issuer is not the local user `alice`, nor another
+    // issuer's. Where the issuer travels (src_iss), an upstream can tell them apart either way.
+    claims.src_iss = trusted.issuer;
     return {
       issuer: trusted.issuer,
-      principal: { sub, claims, via: 'bearer', sessionHandle: `b:${hash('sha256', token, 'base64url').slice(0, 22)}`, expiresAt: (payload.exp as number) * 1000 },
+      principal: {
+        sub: trusted.subjectAsIs ? sub : `${trusted.issuer}#${sub}`,
+        claims,
+        via: 'bearer',
+        sessionHandle: `b:${hash('sha256', token, 'base64url').slice(0, 22)}`,
+        expiresAt: (payload.exp as number) * 1000,
+      },
       expMs: (payload.exp as number) * 1000,
       own: false,
       iat: typeof payload.iat === 'number' ? payload.iat : 0,

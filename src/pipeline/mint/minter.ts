@@ -66,6 +66,8 @@ export class TokenMinter {
     for (const name of scope.claims) {
       if (!RESERVED.has(name) && principal.claims[name] !== undefined) extra[name] = principal.claims[name];
     }
+    // Who vouched for an external bearer token's subject travels with it, whatever the route lists.
+    if (typeof principal.claims.src_iss === 'string') extra.src_iss = principal.claims.src_iss;
     const iat = Math.floor(nowMs / 1000);
     const { kid, alg, key } = this.keys.signing;
     this.onMint(scope.audience);
