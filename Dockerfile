@@ -20,9 +20,11 @@ COPY --from=build /app/dist ./dist
 COPY config ./config
 USER node
 EXPOSE 8080 9090
-# The admin listener must be reachable from inside the container for the health check; bind it to
-# 0.0.0.0 in the container's gateway.yaml only if the port is not published.
+# The health check asks the admin listener from inside the container.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:9090/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 ENTRYPOINT ["node", "dist/src/cli.js"]
-CMD ["start", "--config", "/app/config/gateway.yaml"]
+# The production configuration: no memory fallback, no generated key; it needs PUBLIC_ORIGIN,
+# REDIS_URL, LOGIN_VERIFY_URL, signing keys in /run/secrets/gateway-keys and the admin credential in
+# /run/secrets/gateway-admin-token (docs/operations.md#deploying).
+CMD ["start", "--config", "/app/config/production.yaml"]

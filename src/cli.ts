@@ -2,6 +2,7 @@
 // `gateway start | check-config | keygen`. Every command takes --config PATH, falling back to
 // GATEWAY_CONFIG, then ./config/gateway.yaml.
 import { parseArgs } from 'node:util';
+import { developmentSettings } from './config/development.js';
 import { loadConfig } from './config/load.js';
 import { ConfigError, formatProblem } from './errors.js';
 import { writeKey, SIGNING_ALGORITHMS, type SigningAlgorithm } from './keys/keygen.js';
@@ -12,6 +13,8 @@ const HELP = `Usage: gateway <command> [options]
 Commands:
   start          Run the gateway.
   check-config   Validate gateway.yaml and its routes file; exit 0 when valid, 1 otherwise.
+                 Development settings are warnings; with --production (or NODE_ENV=production)
+                 they fail the check.
   keygen         Write a new signing key (private JWK) into a keys directory.
   sessions revoke --user SUB
                  End every session of a user on every instance (as the admin endpoint does).
@@ -22,6 +25,7 @@ Options:
   --out DIR      keygen: directory to write into (default ./keys)
   --kid KID      keygen: key id (default: derived from the key's thumbprint)
   --user SUB     sessions revoke: the user whose sessions end
+  --production   check-config: development settings are problems, not warnings
   -h, --help     Show this help.
 `;
 
@@ -36,6 +40,7 @@ async function main(argv: string[]): Promise<number> {
       out: { type: 'string', default: './keys' },
       kid: { type: 'string' },
       user: { type: 'string' },
+      production: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -49,6 +54,13 @@ async function main(argv: string[]): Promise<number> {
     case 'check-config':
       try {
         const cfg = await loadConfig(configPath);
+        const production = values.production === true || process.env.NODE_ENV === 'production';
+        const dev = developmentSettings(cfg.gateway);
+        for (const d of dev) console.error(`${cfg.gatewayFile} ${d.key}: ${production ? '' : 'warning: '}${d.message}`);
+        if (production && dev.length > 0) {
+          console.error(`${dev.length} development setting(s) in a configuration checked for production`);
+          return 1;
+        }
         console.log(`${cfg.gatewayFile}: ok (${cfg.routes.length} routes from ${cfg.routesFile})`);
         return 0;
       } catch (err) {

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { BlockList, isIP } from 'node:net';
 import { Registry } from 'prom-client';
 import { buildAuthLayer } from './compose/auth.js';
+import { developmentSettings } from './config/development.js';
 import { loadConfig, loadRoutes, type LoadedConfig } from './config/load.js';
 import type { VerifyCredentials } from './endpoints/auth/verify.js';
 import type { JwksFetch } from './keys/remote-jwks.js';
@@ -99,6 +100,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
   const stdout = opts.logDestination ? undefined : new LineStream(1);
   const destination = opts.logDestination ?? (stdout as LineStream);
   const logger = createLogger(gw.log.level, destination);
+  for (const d of developmentSettings(gw)) logger.warn({ key: d.key }, `development setting: ${d.message}`);
   const accessLog = gw.log.accessLog ? createAccessLog(gw.log.level, destination) : undefined;
   const clock = opts.clock ?? systemClock;
   const registry = new Registry();
@@ -188,7 +190,6 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     },
     new WebSocketProxy(live),
   );
-  if (admin.credential === undefined) logger.warn('admin.credentialFile and admin.credentialEnv are unset: mutating admin endpoints refuse every request');
   const guard = new AdminGuard({ allowedHosts: gw.admin.allowedHosts, credential: admin.credential });
   const adminServer = createAdminServer({ registry, readiness, logger, newRequestId, guard }, auth.adminEndpoints);
 

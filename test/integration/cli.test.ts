@@ -32,6 +32,32 @@ describe('gateway CLI', () => {
     expect(r.stdout).toMatch(/ok \(\d+ routes/);
   });
 
+  it('check-config warns about the shipped development settings, and fails on them with --production or NODE_ENV=production', async () => {
+    const dev = await gateway(['check-config', '--config', 'config/gateway.yaml']);
+    expect(dev.code).toBe(0);
+    for (const key of ['session.memoryFallback', 'tokens.generateDevKey', 'session.cookie.secure', 'admin.credentialFile']) {
+      expect(dev.stderr).toMatch(new RegExp(`${key.replace('.', '\\.')}: warning: `));
+    }
+    const prod = await gateway(['check-config', '--production', '--config', 'config/gateway.yaml']);
+    expect(prod.code).toBe(1);
+    expect(prod.stderr).toMatch(/development setting\(s\) in a configuration checked for production/);
+    expect((await gateway(['check-config', '--config', 'config/gateway.yaml'], { NODE_ENV: 'production' })).code).toBe(1);
+  });
+
+  it('the Docker image runs config/production.yaml, which passes check-config --production', async () => {
+    const dockerfile = await readFile('Dockerfile', 'utf8');
+    expect(dockerfile).toMatch(/^CMD \["start", "--config", "\/app\/config\/production\.yaml"\]$/m);
+    expect(dockerfile).toMatch(/^COPY config \.\/config$/m);
+    const env = { PUBLIC_ORIGIN: 'https://app.example.com', REDIS_URL: 'redis://redis:6379', LOGIN_VERIFY_URL: 'https://legacy.internal/verify' };
+    const r = await gateway(['check-config', '--production', '--config', 'config/production.yaml'], env);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    // A value the deployment must give is an error when missing, not a silent default.
+    const missing = await gateway(['check-config', '--config', 'config/production.yaml'], { REDIS_URL: 'redis://redis:6379', LOGIN_VERIFY_URL: 'https://x' });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('PUBLIC_ORIGIN');
+  });
+
   it('check-config prints every problem and exits 1; GATEWAY_CONFIG is the fallback', async () => {
     const dir = await writeConfigDir([{ ...route('a', '/a', 'http://127.0.0.1:1'), auth: 'sesion' }], { admin: { prot: 1 } });
     try {
