@@ -102,7 +102,7 @@ export async function buildTokenLayer(opts: {
     backend.redis ? new RedisRefreshStore(backend.redis, gw.redis.keyPrefix) : new MemoryRefreshStore(),
     accessTokenSigner(keys, gw.tokens.issuer, at.audience, at.ttl, clock, (sub) => notBefore.minIat(sub)),
     clock,
-    { idleMs: at.refresh.idleTimeout, absoluteMs: at.refresh.absoluteTimeout, graceMs: at.refresh.graceWindow },
+    { idleMs: at.refresh.idleTimeout, absoluteMs: at.refresh.absoluteTimeout, graceMs: at.refresh.graceWindow, maxFamiliesPerUser: at.refresh.maxFamiliesPerUser },
     {
       rotated: () => metrics.refreshRotations.inc(),
       reuseDetected: () => metrics.refreshReuse.inc(),

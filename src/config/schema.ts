@@ -246,6 +246,8 @@ export const gatewaySchema = z.strictObject({
     refresh: section({
       idleTimeout: duration().default(14 * 86_400_000),
       absoluteTimeout: duration().default(90 * 86_400_000),
+      /** Live refresh-token families per user; issuing one more revokes the oldest. */
+      maxFamiliesPerUser: numeric(z.number().int().min(1).max(10_000)).default(20),
       /** A client that lost the answer may retry with the same token this long and get the same new pair. */
       graceWindow: duration().default(30_000),
       /** HttpOnly cookie, scoped to the refresh path, for browsers that ask for it. */

@@ -143,7 +143,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions = { de
     refreshReuse: new Counter({ name: 'gateway_refresh_reuse_detected_total', help: 'Refresh tokens presented after rotation (theft signal).', registers }),
     familiesRevoked: new Counter({
       name: 'gateway_refresh_families_revoked_total',
-      help: 'Refresh-token families revoked, by reason (reuse, logout_all, user_revoked).',
+      help: 'Refresh-token families revoked, by reason (reuse, logout_all, user_revoked, family_cap).',
       labelNames: ['reason'] as const,
       registers,
     }),

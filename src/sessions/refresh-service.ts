@@ -16,6 +16,8 @@ export interface RefreshSettings {
   readonly idleMs: number;
   readonly absoluteMs: number;
   readonly graceMs: number;
+  /** Live families per user; issuing one more revokes the oldest (accessTokens.refresh.maxFamiliesPerUser). */
+  readonly maxFamiliesPerUser: number;
 }
 
 export interface RefreshObserver {
@@ -77,6 +79,9 @@ export class RefreshService {
     await this.call(() =>
       this.store.create({ familyId, sub, claims, createdAt: now, expiresAt: now + this.settings.absoluteMs }, tokenHash(refresh), this.settings.idleMs),
     );
+    // One account cannot fill Redis with families: beyond the cap the oldest are revoked.
+    const trimmed = await this.call(() => this.store.trimUser(sub, this.settings.maxFamiliesPerUser, now, this.settings.idleMs));
+    if (trimmed > 0) this.observe.familiesRevoked('family_cap', trimmed);
     const access = await this.sign(sub, claims, familyId);
     return { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, refresh_token: refresh };
   }

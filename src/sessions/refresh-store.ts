@@ -28,6 +28,15 @@ export interface RefreshStore {
   rotate(familyId: string, oldHash: string, newHash: string, payload: string, now: number, graceMs: number, idleMs: number): Promise<RotateResult>;
   /** Revoke every family of a user; answers how many. */
   revokeUser(sub: string): Promise<number>;
+  /**
+   * Keep the user's `max` newest live families and revoke the older ones (answers how many); ended
+   * families (revoked, expired, idle) leave the user's index.
+   */
+  trimUser(sub: string, max: number, now: number, idleMs: number): Promise<number>;
+}
+
+function live(f: { revoked: boolean; expiresAt: number; lastUsedAt: number }, now: number, idleMs: number): boolean {
+  return !f.revoked && now < f.expiresAt && now - f.lastUsedAt < idleMs;
 }
 
 const ROTATE = `
@@ -129,6 +138,25 @@ export class RedisRefreshStore implements RefreshStore {
     }
   }
 
+  async trimUser(sub: string, max: number, now: number, idleMs: number): Promise<number> {
+    const u = this.userKey(sub);
+    const ids = await this.redis.smembers(u);
+    const rows = await Promise.all(ids.map((id) => this.redis.hmget(this.famKey(id), 'createdAt', 'expiresAt', 'lastUsedAt', 'revoked')));
+    const alive: { id: string; createdAt: number }[] = [];
+    const ended: string[] = [];
+    rows.forEach(([createdAt, expiresAt, lastUsedAt, revoked], i) => {
+      const id = ids[i] as string;
+      const f = { revoked: revoked !== '0', expiresAt: Number(expiresAt), lastUsedAt: Number(lastUsedAt) };
+      if (createdAt !== null && live(f, now, idleMs)) alive.push({ id, createdAt: Number(createdAt) });
+      else ended.push(id);
+    });
+    const excess = alive.sort((a, b) => b.createdAt - a.createdAt).slice(max).map((f) => f.id);
+    await Promise.all(excess.map((id) => this.redis.hset(this.famKey(id), 'revoked', '1')));
+    const gone = [...ended, ...excess];
+    if (gone.length > 0) await this.redis.srem(u, ...gone);
+    return excess.length;
+  }
+
   async revokeUser(sub: string): Promise<number> {
     const families = await this.redis.smembers(this.userKey(sub));
     await Promise.all(families.map((id) => this.redis.hset(this.famKey(id), 'revoked', '1')));
@@ -176,6 +204,12 @@ export class MemoryRefreshStore implements RefreshStore {
     if (now - tok.usedAt <= graceMs && f.current === tok.successor) return { kind: 'grace', payload: tok.payload as string };
     f.revoked = true;
     return { kind: 'reuse', sub: f.sub };
+  }
+
+  async trimUser(sub: string, max: number, now: number, idleMs: number): Promise<number> {
+    const alive = [...this.families.values()].filter((f) => f.sub === sub && live(f, now, idleMs)).sort((a, b) => b.createdAt - a.createdAt);
+    for (const f of alive.slice(max)) f.revoked = true;
+    return Math.max(0, alive.length - max);
   }
 
   async revokeUser(sub: string): Promise<number> {
