@@ -3,7 +3,8 @@
 // composition root (main.ts calls it); nothing else imports it.
 import { dirname, resolve } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
-import { httpCredentialCheck, type VerifyCredentials } from '../endpoints/auth/verify.js';
+import { httpClaimsLookup, httpCredentialCheck, type VerifyCredentials } from '../endpoints/auth/verify.js';
+import type { ClaimsRefresh } from '../sessions/claims-refresh.js';
 import { authEndpoints } from '../endpoints/auth/endpoints.js';
 import type { AdminLookup } from '../endpoints/admin.js';
 import { JWKS_PATH, serveJwks } from '../endpoints/jwks.js';
@@ -96,6 +97,18 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
       check: async () => (backend.bus.connected ? undefined : 'pub/sub subscription down: session cache bypassed'),
     });
   }
+  // login.claimsUrl: revoking a user the source no longer knows needs the whole revokeUser below.
+  let revokeEverywhere: (sub: string) => Promise<unknown> = async () => undefined;
+  const claimsUrl = gw.login.claimsUrl;
+  const claimsRefresh: ClaimsRefresh | undefined = claimsUrl
+    ? {
+        lookup: httpClaimsLookup(claimsUrl, gw.login.timeout),
+        unknownUser: async (sub) => {
+          logger.info({ sub }, 'the claims source no longer knows this user: revoked');
+          await revokeEverywhere(sub);
+        },
+      }
+    : undefined;
   const sessions = new SessionService(
     backend.store,
     backend.bus,
@@ -118,6 +131,7 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
         logger.warn({ why }, 'a session record in Redis is unreadable: refused as an invalid session');
       },
     },
+    claimsRefresh,
   );
   const minter = new TokenMinter(keys, gw.tokens.issuer, gw.tokens.ttl, clock, (aud) => metrics.tokensMinted.labels(aud).inc());
   const attrs: CookieAttributes = { sameSite: s.cookie.sameSite, secure: s.cookie.secure, domain: s.cookie.domain, path: s.cookie.path };
@@ -132,7 +146,7 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
     routeCookie = es.cookieName;
   }
 
-  const tokens = await buildTokenLayer({ config, backend, keys, clock, metrics, logger, jwksFetch: opts.jwksFetch });
+  const tokens = await buildTokenLayer({ config, backend, keys, clock, metrics, logger, jwksFetch: opts.jwksFetch, claimsRefresh });
   const revokeUser = async (sub: string, reason: string): Promise<number> => {
     const at = clock.now();
     await tokens.refresh.revokeUser(sub, reason);
@@ -144,6 +158,7 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
     // One invalidation for every instance: drop the user's cached sessions, refuse older access tokens.
     return sessions.revokeUser(sub, reason, at);
   };
+  revokeEverywhere = (sub) => revokeUser(sub, 'user_unknown');
 
   const auth = authEndpoints({
     revokeUser,

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Authenticator } from '../pipeline/authn/authenticator.js';
 import { bearerAuthenticator, type TrustedIssuer } from '../pipeline/authn/bearer-jwt.js';
+import type { ClaimsRefresh } from '../sessions/claims-refresh.js';
 import { accessTokenSigner } from '../pipeline/mint/access-token.js';
 import { MemoryNotBeforeStore, NotBeforeRegistry, RedisNotBeforeStore } from '../sessions/not-before.js';
 import { MemoryRefreshStore, RedisRefreshStore } from '../sessions/refresh-store.js';
@@ -30,6 +31,7 @@ export async function buildTokenLayer(opts: {
   metrics: Metrics;
   logger: Logger;
   jwksFetch?: JwksFetch;
+  claimsRefresh?: ClaimsRefresh | undefined;
 }): Promise<TokenLayer> {
   const { config, backend, keys, clock, metrics, logger } = opts;
   const gw = config.gateway;
@@ -109,6 +111,7 @@ export async function buildTokenLayer(opts: {
       familiesRevoked: (reason, n) => metrics.familiesRevoked.labels(reason).inc(n),
     },
     (sub) => logger.warn({ sub }, 'refresh token reuse detected: family revoked'),
+    opts.claimsRefresh,
   );
 
   return { bearer, refresh, notBefore, issuers, close: () => notBefore.stop() };

@@ -178,6 +178,8 @@ export const gatewaySchema = z.strictObject({
   login: section({
     /** The legacy backend's credential check: 200 {"sub", "claims"} or 401. */
     verifyUrl: httpUrl().optional(),
+    /** The source of users' current claims: asked at each session touch and refresh rotation (200 {"claims"} or 404). */
+    claimsUrl: httpUrl().optional(),
     /** Where browsers asking for HTML are sent when not signed in. */
     redirect: z.string().default('/auth/login'),
     /** Origins besides publicOrigins that a post-login `redirect` may point at. */

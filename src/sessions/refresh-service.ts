@@ -2,6 +2,7 @@
 // without Redis, and an opaque refresh token rotated on every use.
 import { createCipheriv, createDecipheriv, hash, randomBytes } from 'node:crypto';
 import { GatewayError } from '../errors.js';
+import type { ClaimsRefresh } from './claims-refresh.js';
 import type { Clock } from '../forward/upstream-group.js';
 import type { RefreshStore } from './refresh-store.js';
 
@@ -60,6 +61,8 @@ export class RefreshService {
     private readonly settings: RefreshSettings,
     private readonly observe: RefreshObserver,
     private readonly onReuse: (sub: string) => void,
+    /** login.claimsUrl: each rotation signs the claims the source holds now (claims-refresh.ts). */
+    private readonly claimsRefresh?: ClaimsRefresh,
   ) {}
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {
@@ -95,8 +98,9 @@ export class RefreshService {
     // and stored with it: a concurrent or retried request then gets exactly this answer.
     const family = await this.call(() => this.store.family(familyId));
     if (!family) throw new GatewayError('invalid_grant');
+    const claims = await this.currentClaims(family.sub, family.claims);
     const next = `${familyId}.${randomBytes(32).toString('base64url')}`;
-    const access = await this.sign(family.sub, family.claims, familyId);
+    const access = await this.sign(family.sub, claims, familyId);
     const response: TokenResponse = { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, refresh_token: next };
     const result = await this.call(() =>
       this.store.rotate(familyId, tokenHash(token), tokenHash(next), seal(JSON.stringify(response), token), this.clock.now(), this.settings.graceMs, this.settings.idleMs),
@@ -115,6 +119,17 @@ export class RefreshService {
       default:
         throw new GatewayError('invalid_grant');
     }
+  }
+
+  /** The claims to sign: the source's current ones when it answers; a user it no longer knows is revoked. */
+  private async currentClaims(sub: string, held: Readonly<Record<string, unknown>>): Promise<Readonly<Record<string, unknown>>> {
+    if (!this.claimsRefresh) return held;
+    const answer = await this.claimsRefresh.lookup(sub);
+    if (answer.kind === 'unknown') {
+      await this.claimsRefresh.unknownUser(sub);
+      throw new GatewayError('invalid_grant', { detail: 'user unknown to the claims source' });
+    }
+    return answer.kind === 'claims' ? answer.claims : held;
   }
 
   async revokeUser(sub: string, reason: string): Promise<number> {

@@ -6,6 +6,7 @@ import { LRUCache } from 'lru-cache';
 import { GatewayError } from '../errors.js';
 import type { Clock } from '../forward/upstream-group.js';
 import { hashSessionId, isSessionIdShape, newHandle, newSessionId } from './ids.js';
+import { sameClaims, type ClaimsRefresh } from './claims-refresh.js';
 import { UnreadableSessionError, type InvalidationBus, type InvalidationEvent, type SessionStore, type StoredSession } from './store.js';
 
 export interface SessionSettings {
@@ -51,6 +52,8 @@ export class SessionService {
     /** Timeouts and cache settings (read by the WebSocket registry for the same idle rules). */
     readonly settings: SessionSettings,
     private readonly observe: SessionObserver,
+    /** login.claimsUrl: claims re-read at each touch (claims-refresh.ts). */
+    private readonly claimsRefresh?: ClaimsRefresh,
   ) {
     if (settings.cacheTtlMs > 0) {
       this.cache = new LRUCache({ max: settings.cacheMaxEntries, ttl: settings.cacheTtlMs, ttlAutopurge: false });
@@ -143,11 +146,29 @@ export class SessionService {
       return INVALID_EXPIRED;
     }
     if (now - session.lastSeenAt >= this.settings.touchIntervalMs) {
-      const touched = await this.touch(session, now);
+      const current = await this.currentClaims(session);
+      if (!current) return INVALID_UNKNOWN;
+      const touched = await this.touch(current, now);
       if (!touched) return INVALID_UNKNOWN;
       session = touched;
     }
     return { kind: 'active', session };
+  }
+
+  /**
+   * The session with its claims as the source says now (login.claimsUrl), or undefined when the
+   * source no longer knows the user (who is then revoked everywhere). Unchanged without a source,
+   * or when it cannot answer.
+   */
+  private async currentClaims(session: ActiveSession): Promise<ActiveSession | undefined> {
+    if (!this.claimsRefresh) return session;
+    const answer = await this.claimsRefresh.lookup(session.sub);
+    if (answer.kind === 'unknown') {
+      await this.claimsRefresh.unknownUser(session.sub);
+      return undefined;
+    }
+    if (answer.kind === 'unavailable' || sameClaims(answer.claims, session.claims)) return session;
+    return { ...session, claims: answer.claims, claimsVersion: (session.claimsVersion ?? 0) + 1 };
   }
 
   /** Undefined when the record was gone (revoked meanwhile, perhaps on another instance): never cached again then. */

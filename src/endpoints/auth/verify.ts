@@ -1,6 +1,7 @@
 // The credential check: the gateway never stores passwords; it asks the legacy backend's
 // verification endpoint (login.verifyUrl), which answers 200 {"sub", "claims"} or 401.
 import { request } from 'undici';
+import type { ClaimsAnswer } from '../../sessions/claims-refresh.js';
 
 export type VerifyResult = { ok: true; sub: string; claims: Record<string, unknown> } | { ok: false; reason: 'invalid' | 'unavailable' };
 
@@ -32,6 +33,38 @@ export function httpCredentialCheck(verifyUrl: string | undefined, timeoutMs: nu
       return { ok: true, sub: body.sub, claims };
     } catch {
       return { ok: false, reason: 'unavailable' };
+    }
+  };
+}
+
+/**
+ * login.claimsUrl: the gateway POSTs `{"sub"}` as JSON and expects `200 {"claims": {...}}`, or
+ * `404` for a user the source no longer knows. Anything else (or no answer in time) is unavailable.
+ */
+export function httpClaimsLookup(claimsUrl: string, timeoutMs: number): (sub: string) => Promise<ClaimsAnswer> {
+  return async (sub) => {
+    try {
+      const res = await request(claimsUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ sub }),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      if (res.statusCode === 404) {
+        await res.body.dump();
+        return { kind: 'unknown' };
+      }
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        return { kind: 'unavailable' };
+      }
+      const body = (await res.body.json()) as { claims?: unknown };
+      const claims = body.claims;
+      if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) return { kind: 'unavailable' };
+      return { kind: 'claims', claims: claims as Record<string, unknown> };
+    } catch {
+      return { kind: 'unavailable' };
     }
   };
 }

@@ -16,7 +16,9 @@ export function sessionCookieAuthenticator(sessions: SessionService, cookieName:
         throw new GatewayError('session_invalid', { detail: result.reason, headers: { 'set-cookie': cleared } });
       }
       const s = result.session;
-      return { sub: s.sub, claims: s.claims, via: 'session', sessionHandle: s.handle, session: s };
+      // Claims that login.claimsUrl changed must not be served from a token minted before.
+      const contentKey = s.claimsVersion === undefined ? undefined : String(s.claimsVersion);
+      return { sub: s.sub, claims: s.claims, via: 'session', sessionHandle: s.handle, session: s, contentKey };
     },
   };
 }
