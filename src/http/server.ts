@@ -64,6 +64,9 @@ export function createPublicServer(deps: HandlerDeps, limits: ServerLimits, webs
       requestTimeout: limits.requestTimeoutMs,
       headersTimeout: limits.headersTimeoutMs,
       keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Node looks for connections past headersTimeout/requestTimeout only every 30 s by default, so
+      // a 5 s limit held for up to 35 s: look often enough that every limit holds within a second.
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4))),
       // Duplicate headers stay separate in rawHeaders; the merged object is only read for single-valued ones.
       joinDuplicateHeaders: false,
     },
