@@ -37,6 +37,10 @@ export function createRedisClient(cfg: RedisSettings, role: 'commands' | 'subscr
         redisOptions: { ...options, password: cfg.cluster.password },
         enableOfflineQueue: options.enableOfflineQueue,
         clusterRetryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000),
+        // A frozen master keeps its connection open, so nothing else tells ioredis that its replica
+        // took over the slots: re-read the slot map this often (ioredis does not by default).
+        slotsRefreshInterval: cfg.cluster.slotsRefreshInterval,
+        slotsRefreshTimeout: Math.min(1000, cfg.commandTimeout * 2),
       },
     );
   }
@@ -48,6 +52,10 @@ export function createRedisClient(cfg: RedisSettings, role: 'commands' | 'subscr
         return { host: n.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(n.slice(i + 1)) };
       }),
       name: cfg.sentinel.name,
+      // Follow +switch-master from the sentinels: a frozen master keeps its connection open, so
+      // without this the client keeps sending to it; on reconnect ioredis asks the sentinels for
+      // the master and checks the server's role (a demoted master is refused).
+      failoverDetector: true,
       password: cfg.sentinel.password,
       sentinelPassword: cfg.sentinel.sentinelPassword,
       db: cfg.sentinel.db,

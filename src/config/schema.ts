@@ -105,7 +105,14 @@ export const gatewaySchema = z.strictObject({
         db: numeric(z.number().int().min(0)).default(0),
       })
       .optional(),
-    cluster: z.strictObject({ nodes: z.array(redisUrl).min(1), password: z.string().optional() }).optional(),
+    cluster: z
+      .strictObject({
+        nodes: z.array(redisUrl).min(1),
+        password: z.string().optional(),
+        /** How often the slot map is re-read, so a frozen master's promoted replica is found. */
+        slotsRefreshInterval: duration().default(2_000),
+      })
+      .optional(),
     /** Prefix of every key the gateway writes (not of express-session keys). */
     keyPrefix: z.string().regex(/^[A-Za-z0-9:_.-]*$/, 'must be letters, digits, ":", "_", "." or "-"').default('gw:'),
     /** A command that has not answered by then fails (fail closed: 503). */
