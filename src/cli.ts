@@ -125,7 +125,7 @@ async function start(configPath: string): Promise<number> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   try {
-    gateway = await startGateway({ configPath });
+    gateway = await startGateway({ configPath, production: process.env.NODE_ENV === 'production' });
   } catch (err) {
     if (err instanceof ConfigError) return reportConfigError(err);
     throw err;

@@ -45,6 +45,8 @@ export interface StartOptions {
   readonly verify?: VerifyCredentials;
   /** Replaces the HTTP fetch of issuers' JWKS. */
   readonly jwksFetch?: JwksFetch;
+  /** Refuse to start on development settings (NODE_ENV=production); otherwise they are logged. */
+  readonly production?: boolean;
 }
 
 export interface Gateway {
@@ -93,6 +95,10 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
   const env = opts.env ?? process.env;
   const config = await loadConfig(opts.configPath, env);
   const gw = config.gateway;
+  const development = developmentSettings(gw);
+  if (opts.production && development.length > 0) {
+    throw new ConfigError(development.map((d) => ({ file: config.gatewayFile, line: 0, column: 0, path: d.key, message: `${d.message} (NODE_ENV=production)` })));
+  }
   const admin = await loadAdminCredential(gw.admin, dirname(config.gatewayFile), env);
   if (admin.problem) throw new ConfigError([{ file: config.gatewayFile, line: 0, column: 0, path: admin.problem.key, message: admin.problem.message }]);
   // One stream for both loggers, so their lines never interleave mid-line; batched and
@@ -100,7 +106,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
   const stdout = opts.logDestination ? undefined : new LineStream(1);
   const destination = opts.logDestination ?? (stdout as LineStream);
   const logger = createLogger(gw.log.level, destination);
-  for (const d of developmentSettings(gw)) logger.warn({ key: d.key }, `development setting: ${d.message}`);
+  for (const d of development) logger.warn({ key: d.key }, `development setting: ${d.message}`);
   const accessLog = gw.log.accessLog ? createAccessLog(gw.log.level, destination) : undefined;
   const clock = opts.clock ?? systemClock;
   const registry = new Registry();

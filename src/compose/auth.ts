@@ -4,7 +4,7 @@
 import { dirname, resolve } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import { httpClaimsLookup, httpCredentialCheck, type VerifyCredentials } from '../endpoints/auth/verify.js';
-import type { ClaimsRefresh } from '../sessions/claims-refresh.js';
+import { sharedLookups, type ClaimsRefresh } from '../sessions/claims-refresh.js';
 import { authEndpoints } from '../endpoints/auth/endpoints.js';
 import type { AdminLookup } from '../endpoints/admin.js';
 import { JWKS_PATH, serveJwks } from '../endpoints/jwks.js';
@@ -97,12 +97,14 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
       check: async () => (backend.bus.connected ? undefined : 'pub/sub subscription down: session cache bypassed'),
     });
   }
+  const touchIntervalMs = s.touchInterval ?? Math.min(60_000, Math.floor(s.idleTimeout / 4));
   // login.claimsUrl: revoking a user the source no longer knows needs the whole revokeUser below.
   let revokeEverywhere: (sub: string) => Promise<unknown> = async () => undefined;
   const claimsUrl = gw.login.claimsUrl;
   const claimsRefresh: ClaimsRefresh | undefined = claimsUrl
     ? {
-        lookup: httpClaimsLookup(claimsUrl, gw.login.timeout),
+        // Shared for half a touch interval (at most 5 s): fresh enough for each touch, one call per burst.
+        lookup: sharedLookups(httpClaimsLookup(claimsUrl, gw.login.timeout), Math.min(5_000, Math.floor(touchIntervalMs / 2)), () => clock.now()),
         unknownUser: async (sub) => {
           logger.info({ sub }, 'the claims source no longer knows this user: revoked');
           await revokeEverywhere(sub);
@@ -116,7 +118,7 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
     {
       idleTimeoutMs: s.idleTimeout,
       absoluteTimeoutMs: s.absoluteTimeout,
-      touchIntervalMs: s.touchInterval ?? Math.min(60_000, Math.floor(s.idleTimeout / 4)),
+      touchIntervalMs,
       cacheTtlMs: s.cacheTtl,
       cacheMaxEntries: s.cacheMaxEntries,
       maxPerUser: s.maxPerUser,

@@ -21,5 +21,10 @@ export function developmentSettings(gw: GatewayConfig): DevelopmentSetting[] {
     add('admin.credentialFile', 'and admin.credentialEnv unset: mutating admin endpoints refuse every request');
   }
   for (const origin of gw.publicOrigins) if (origin.startsWith('http://')) add('publicOrigins', `${origin} is plain HTTP`);
+  if (gw.login.verifyUrl?.startsWith('http://')) add('login.verifyUrl', 'is plain HTTP: passwords travel in clear');
+  if (gw.login.claimsUrl?.startsWith('http://')) add('login.claimsUrl', 'is plain HTTP');
+  for (const cidr of gw.trustedProxies) {
+    if (/^(0\.0\.0\.0|::)\/0$/.test(cidr)) add('trustedProxies', `${cidr} trusts every peer: any client sets its own address (and escapes the per-address limit)`);
+  }
   return out;
 }

@@ -212,8 +212,8 @@ export const gatewaySchema = z.strictObject({
   issuers: z
     .array(
       z.strictObject({
-        /** `iss`, compared exactly. */
-        issuer: z.string().min(1),
+        /** `iss`, compared exactly. No `#`: scoped subjects are `<issuer>#<sub>`. */
+        issuer: z.string().min(1).refine((v) => !v.includes('#'), 'must not contain "#" (scoped subjects are <issuer>#<sub>)'),
         jwksUrl: httpUrl(),
         /** At least one must be in `aud`. */
         audiences: z.array(z.string().min(1)).min(1),

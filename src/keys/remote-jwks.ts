@@ -190,10 +190,13 @@ export class RemoteJwks {
         // a key that cannot be imported is skipped, not fatal for the set
       }
     }
+    // A well-formed set without a key usable for signatures (only `use: enc`, only other
+    // algorithms): with no good set held, that is the issuer's answer (its tokens are 401, not 503);
+    // with one held, a broken publication must not wipe it, so it counts as malformed and the held
+    // set keeps serving (stale-if-error).
+    if (keys.length === 0 && this.state && this.state.keys.length > 0) return done('malformed');
     const now = this.clock.now();
     const ttl = Math.min(this.settings.maxTtlMs, Math.max(this.settings.minTtlMs, maxAgeMs(answer.cacheControl) ?? this.settings.minTtlMs));
-    // A well-formed set without a key usable for signatures (only `use: enc`, only other
-    // algorithms) is the issuer's answer: its tokens cannot be verified, 401, not "issuer down" 503.
     this.state = { keys, fetchedAt: now, freshUntil: now + ttl };
     return done(keys.length === 0 ? 'no_signing_keys' : 'ok');
   }

@@ -93,7 +93,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions = { de
     }),
     sessionsRevoked: new Counter({
       name: 'gateway_sessions_revoked_total',
-      help: 'Sessions ended before expiry, by reason (logout, logout_all, user_revoked, session_deleted, login_replaced).',
+      help: 'Sessions ended before expiry, by reason (logout, logout_all, user_revoked, session_deleted, login_replaced, session_cap, user_unknown).',
       labelNames: ['reason'] as const,
       registers,
     }),

@@ -6,7 +6,7 @@ import { LRUCache } from 'lru-cache';
 import { GatewayError } from '../errors.js';
 import type { Clock } from '../forward/upstream-group.js';
 import { hashSessionId, isSessionIdShape, newHandle, newSessionId } from './ids.js';
-import { sameClaims, type ClaimsRefresh } from './claims-refresh.js';
+import { claimsDigest, sameClaims, type ClaimsRefresh } from './claims-refresh.js';
 import { UnreadableSessionError, type InvalidationBus, type InvalidationEvent, type SessionStore, type StoredSession } from './store.js';
 
 export interface SessionSettings {
@@ -107,21 +107,24 @@ export class SessionService {
     };
     await this.call('create', () => this.store.create(idHash, stored, this.ttlFor(stored, now)));
     this.observe.created();
-    await this.enforceCap(input.sub, idHash);
+    await this.enforceCap(input.sub);
     return { id, session: { ...stored, idHash } };
   }
 
   /**
-   * One account cannot fill Redis with sessions: beyond maxPerUser, the oldest sessions (never the
-   * one just made) are ended like a revocation, on every instance.
+   * One account cannot fill Redis with sessions: beyond maxPerUser, the oldest sessions are ended
+   * like a revocation, on every instance.
    */
-  private async enforceCap(sub: string, keep: string): Promise<void> {
+  private async enforceCap(sub: string): Promise<void> {
     const max = this.settings.maxPerUser;
     if (max === undefined) return;
     const live = await this.list(sub);
     if (live.length <= max) return;
-    const oldest = live.filter((s) => s.idHash !== keep).sort((a, b) => a.createdAt - b.createdAt);
-    for (const s of oldest.slice(0, live.length - max)) await this.revoke(s.idHash, 'session_cap');
+    // One total order (newest first, the hash breaking ties) that every instance agrees on, so two
+    // sign-ins racing at the cap end the same sessions instead of each other's new one. The one just
+    // made is kept unless the order says otherwise (then a racing, newer one is kept instead).
+    const newestFirst = live.sort((a, b) => b.createdAt - a.createdAt || (a.idHash < b.idHash ? -1 : a.idHash > b.idHash ? 1 : 0));
+    for (const s of newestFirst.slice(max)) await this.revoke(s.idHash, 'session_cap');
   }
 
   /** The session a cookie value names, if it is live. Store failures throw session_store_unavailable. */
@@ -148,7 +151,8 @@ export class SessionService {
     if (now - session.lastSeenAt >= this.settings.touchIntervalMs) {
       const current = await this.currentClaims(session);
       if (!current) return INVALID_UNKNOWN;
-      const touched = await this.touch(current, now);
+      // The time after the lookup, which may have waited: the next request must not fall past the interval again.
+      const touched = await this.touch(current, this.clock.now());
       if (!touched) return INVALID_UNKNOWN;
       session = touched;
     }
@@ -168,7 +172,9 @@ export class SessionService {
       return undefined;
     }
     if (answer.kind === 'unavailable' || sameClaims(answer.claims, session.claims)) return session;
-    return { ...session, claims: answer.claims, claimsVersion: (session.claimsVersion ?? 0) + 1 };
+    // A digest, not a counter: two touches racing from the same record with different answers must
+    // not share a minted-token cache key.
+    return { ...session, claims: answer.claims, claimsDigest: claimsDigest(answer.claims) };
   }
 
   /** Undefined when the record was gone (revoked meanwhile, perhaps on another instance): never cached again then. */

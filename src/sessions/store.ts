@@ -18,8 +18,8 @@ export interface StoredSession {
   readonly userAgent: string;
   /** Per-session CSRF token for routes with `csrf: token`. */
   readonly csrfToken: string;
-  /** Bumped each time login.claimsUrl changed the claims: part of the minted-token cache key. */
-  readonly claimsVersion?: number;
+  /** A digest of the claims, set once login.claimsUrl changed them: part of the minted-token cache key. */
+  readonly claimsDigest?: string;
 }
 
 /**

@@ -213,6 +213,24 @@ describe('the JWKS cache', () => {
     expect((await call(gw, await idp.sign(claims, { key: rotated }))).status).toBe(200);
   });
 
+  it('never lets a published set without signing keys wipe a good one it holds', async () => {
+    let now = Date.now();
+    const clock = { now: () => now };
+    const gw = await gateway({ minTtl: '1m', maxTtl: '1m', staleFor: '5m', cooldown: '10s' }, clock);
+    idp.cacheControl = 'max-age=60';
+    expect((await call(gw, await idp.sign({ ...claims, n: 1 }))).status).toBe(200);
+    const saved = idp.keys.map((k) => k.publicJwk.use);
+    for (const k of idp.keys) k.publicJwk.use = 'enc';
+    try {
+      now += 2 * 60_000;
+      expect((await call(gw, await idp.sign({ ...claims, n: 2 }))).status).toBe(200);
+      expect(await gw.registry.getSingleMetricAsString('gateway_jwks_fetches_total')).toContain('result="malformed"} 1');
+    } finally {
+      idp.keys.forEach((k, i) => (k.publicJwk.use = saved[i]));
+      idp.cacheControl = 'max-age=300';
+    }
+  });
+
   it('keeps serving the last good keys while the issuer is down, for staleFor, then fails closed', async () => {
     let now = Date.now();
     const clock = { now: () => now };

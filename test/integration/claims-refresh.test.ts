@@ -10,8 +10,9 @@ import { startUpstream, type Upstream } from '../support/upstream.js';
 
 let source: Upstream;
 let env: SessionEnv;
-/** What the source answers, per sub: claims, 'unknown' (404) or 'down' (500). */
-const answers = new Map<string, Record<string, unknown> | 'unknown' | 'down'>();
+/** What the source answers, per sub: claims, 'unknown' (410), 'not-found' (a bare 404 page) or 'down' (500). */
+const answers = new Map<string, Record<string, unknown> | 'unknown' | 'not-found' | 'down'>();
+let lookups = 0;
 
 beforeAll(async () => {
   source = await startUpstream((req, res) => {
@@ -19,8 +20,10 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       const { sub } = JSON.parse(body) as { sub: string };
+      lookups++;
       const a = answers.get(sub);
-      if (a === 'unknown') res.writeHead(404).end();
+      if (a === 'unknown') res.writeHead(410).end();
+      else if (a === 'not-found') res.writeHead(404, { 'content-type': 'text/html' }).end('<h1>Not Found</h1>');
       else if (a === 'down' || a === undefined) res.writeHead(500).end();
       else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ claims: a }));
     });
@@ -65,6 +68,26 @@ describe('claims refresh at the session touch', () => {
     await pause(300);
     expect((await env.get('/app/x', id)).status).toBe(200);
     expect(forwardedRoles()).toEqual(['user']);
+  });
+
+  it('a bare 404 page (a wrong path, a source mid-deploy) is no answer: nobody is revoked', async () => {
+    answers.set('u-alice', USERS.alice?.claims as Record<string, unknown>);
+    const id = await env.login('alice');
+    answers.set('u-alice', 'not-found');
+    await pause(300);
+    expect((await env.get('/app/x', id)).status).toBe(200);
+    await pause(300);
+    expect((await env.get('/app/x', id)).status).toBe(200);
+  });
+
+  it('requests arriving together past the touch interval share one lookup', async () => {
+    answers.set('u-alice', USERS.alice?.claims as Record<string, unknown>);
+    const id = await env.login('alice');
+    await pause(300);
+    const before = lookups;
+    const statuses = await Promise.all(Array.from({ length: 20 }, () => env.get('/app/x', id).then((r) => r.status)));
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect(lookups - before).toBe(1);
   });
 
   it('a user the source no longer knows is revoked: sessions and refresh families', async () => {

@@ -48,7 +48,7 @@ describe('gateway CLI', () => {
     const dockerfile = await readFile('Dockerfile', 'utf8');
     expect(dockerfile).toMatch(/^CMD \["start", "--config", "\/app\/config\/production\.yaml"\]$/m);
     expect(dockerfile).toMatch(/^COPY config \.\/config$/m);
-    const env = { PUBLIC_ORIGIN: 'https://app.example.com', REDIS_URL: 'redis://redis:6379', LOGIN_VERIFY_URL: 'https://legacy.internal/verify' };
+    const env = { PUBLIC_ORIGIN: 'https://app.example.com', REDIS_URL: 'redis://redis:6379', LOGIN_VERIFY_URL: 'https://legacy.internal/verify', ROUTES_FILE: './routes.yaml' };
     const r = await gateway(['check-config', '--production', '--config', 'config/production.yaml'], env);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -56,6 +56,21 @@ describe('gateway CLI', () => {
     const missing = await gateway(['check-config', '--config', 'config/production.yaml'], { REDIS_URL: 'redis://redis:6379', LOGIN_VERIFY_URL: 'https://x' });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('PUBLIC_ORIGIN');
+    expect(missing.stderr).toContain('ROUTES_FILE');
+    // Passwords in clear and a trust-everyone proxy list are development settings too.
+    const dir = await writeConfigDir([], { login: { verifyUrl: 'http://legacy.internal/verify' }, trustedProxies: ['0.0.0.0/0'] });
+    try {
+      const lax = await gateway(['check-config', '--production', '--config', join(dir, 'gateway.yaml')]);
+      expect(lax.code).toBe(1);
+      expect(lax.stderr).toMatch(/login\.verifyUrl: is plain HTTP/);
+      expect(lax.stderr).toMatch(/trustedProxies: 0\.0\.0\.0\/0 trusts every peer/);
+      // And `gateway start` refuses them under NODE_ENV=production.
+      const started = await gateway(['start', '--config', join(dir, 'gateway.yaml')], { NODE_ENV: 'production' });
+      expect(started.code).toBe(1);
+      expect(started.stderr).toMatch(/session\.store: memory.*\(NODE_ENV=production\)/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('check-config prints every problem and exits 1; GATEWAY_CONFIG is the fallback', async () => {

@@ -37,6 +37,14 @@ describe('sign-in rate limits', () => {
     expect(env.verifier.received.length - checks).toBe(5);
   });
 
+  it('count the spellings of a username a lenient credential check takes as one (case, width, accents, zero-width) against one budget', async () => {
+    await flush();
+    const spellings = ['root', 'ROOT', ' Root ', 'ro\u200bot', 'ｒｏｏｔ', 'röot'];
+    const statuses: number[] = [];
+    for (const [i, name] of spellings.entries()) statuses.push((await signIn(name, 'wrong', `198.51.100.${100 + i}`)).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+  });
+
   it('count IPv6 clients by their /64', async () => {
     await flush();
     for (const host of ['1', '2', '3']) expect((await signIn(`user${host}`, 'wrong', `2001:db8:0:7::${host}`)).status).toBe(401);

@@ -54,3 +54,18 @@ describe('refresh families per user', () => {
     expect(await env.gw.registry.getSingleMetricAsString('gateway_refresh_families_revoked_total')).toContain('reason="family_cap"} 1');
   });
 });
+
+describe('sessions per user, under a race', () => {
+  it('two sign-ins at once against maxPerUser: 1 leave exactly one live session, never none', async () => {
+    const solo = await startSessionEnv({ gateway: { session: { maxPerUser: 1 } } });
+    try {
+      for (let round = 0; round < 5; round++) {
+        const ids = await Promise.all([solo.login('alice'), solo.login('alice')]);
+        const live = (await Promise.all(ids.map((id) => solo.get('/app/x', id)))).filter((r) => r.status === 200);
+        expect(live).toHaveLength(1);
+      }
+    } finally {
+      await solo.close();
+    }
+  });
+});

@@ -60,8 +60,17 @@ async function signedIn(ex: Exchange, deps: AuthEndpointDeps): Promise<Principal
   return p;
 }
 
+// Characters a credential check may ignore when comparing names (zero-width and other default-ignorables).
+const IGNORABLE = /\p{Default_Ignorable_Code_Point}/gu;
+
+/**
+ * The rate-limit key of a username: its spellings that a lenient credential check (a
+ * case-insensitive, accent-insensitive database collation, NFKC) would take as one user share one
+ * budget. Accents are dropped too, at the price of sharing a budget between `rené` and `rene`.
+ */
 function userKey(username: string): string {
-  return `user:${createHash('sha256').update(username.trim().toLowerCase()).digest('base64url')}`;
+  const canonical = username.normalize('NFKC').replace(IGNORABLE, '').trim().toLowerCase().normalize('NFKD').replace(/\p{M}/gu, '');
+  return `user:${createHash('sha256').update(canonical).digest('base64url')}`;
 }
 
 function retryAfter(ms: number): Record<string, string> {
@@ -72,8 +81,8 @@ type Checked = { ok: true; sub: string; claims: Record<string, unknown>; userKey
 
 /**
  * Rate limits, then the credential check. The attempt is counted before the check (INCR in Redis),
- * so concurrent guesses cannot exceed the limit: each gets its own count, and only those within it
- * reach the credential service. A success clears the username's counter and gives the address back
+ * so concurrent guesses cannot exceed the limit for one username (in its canonical spelling, see
+ * userKey) or address: each gets its own count, and only those within it reach the credential service. A success clears the username's counter and gives the address back
  * its attempt (an office behind one NAT signs in all day); an unavailable check gives both back.
  * Throws 429, 502 or 400.
  */

@@ -38,8 +38,9 @@ export function httpCredentialCheck(verifyUrl: string | undefined, timeoutMs: nu
 }
 
 /**
- * login.claimsUrl: the gateway POSTs `{"sub"}` as JSON and expects `200 {"claims": {...}}`, or
- * `404` for a user the source no longer knows. Anything else (or no answer in time) is unavailable.
+ * login.claimsUrl: the gateway POSTs `{"sub"}` as JSON and expects `200 {"claims": {...}}`, or, for
+ * a user the source no longer knows, `410` or `404 {"error": "unknown_user"}`. Anything else (or no
+ * answer in time) is unavailable.
  */
 export function httpClaimsLookup(claimsUrl: string, timeoutMs: number): (sub: string) => Promise<ClaimsAnswer> {
   return async (sub) => {
@@ -51,9 +52,12 @@ export function httpClaimsLookup(claimsUrl: string, timeoutMs: number): (sub: st
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
-      if (res.statusCode === 404) {
-        await res.body.dump();
-        return { kind: 'unknown' };
+      // Only an explicit answer revokes: a bare 404 page (a wrong path, a missing ingress route, a
+      // source mid-deploy) must not end every user's sessions.
+      if (res.statusCode === 410 || res.statusCode === 404) {
+        const text = await res.body.text();
+        if (res.statusCode === 410 || /"error"\s*:\s*"unknown_user"/.test(text)) return { kind: 'unknown' };
+        return { kind: 'unavailable' };
       }
       if (res.statusCode !== 200) {
         await res.body.dump();

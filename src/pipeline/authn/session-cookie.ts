@@ -17,8 +17,7 @@ export function sessionCookieAuthenticator(sessions: SessionService, cookieName:
       }
       const s = result.session;
       // Claims that login.claimsUrl changed must not be served from a token minted before.
-      const contentKey = s.claimsVersion === undefined ? undefined : String(s.claimsVersion);
-      return { sub: s.sub, claims: s.claims, via: 'session', sessionHandle: s.handle, session: s, contentKey };
+      return { sub: s.sub, claims: s.claims, via: 'session', sessionHandle: s.handle, session: s, contentKey: s.claimsDigest };
     },
   };
 }
