@@ -4,6 +4,7 @@
 import { dirname, resolve } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import { httpClaimsLookup, httpCredentialCheck, type VerifyCredentials } from '../endpoints/auth/verify.js';
+import { redisCondition } from '../adapters/redis-errors.js';
 import { sharedLookups, type ClaimsRefresh } from '../sessions/claims-refresh.js';
 import { authEndpoints } from '../endpoints/auth/endpoints.js';
 import type { AdminLookup } from '../endpoints/admin.js';
@@ -68,7 +69,10 @@ export async function buildAuthLayer(opts: AuthLayerOptions): Promise<AuthLayer>
     generateDevKey: gw.tokens.generateDevKey,
     warn: (msg, fields) => logger.warn(fields ?? {}, msg),
   });
-  const backend = await createSessionBackend(gw, clock, logger);
+  const backend = await createSessionBackend(gw, clock, logger, {
+    reconnecting: (client) => opts.metrics.redisReconnects.labels(client).inc(),
+    slotsRefreshed: () => opts.metrics.redisSlotRefreshes.inc(),
+  });
   try {
     return await assemble(opts, keys, backend);
   } catch (err) {
@@ -97,6 +101,16 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
       check: async () => (backend.bus.connected ? undefined : 'pub/sub subscription down: session cache bypassed'),
     });
   }
+  // During an outage every request fails the same way: one log line per condition per second.
+  const lastLogged = new Map<string, number>();
+  const redisFailure = (op: string, err: unknown) => {
+    const condition = redisCondition(err);
+    metrics.redisErrors.labels(op, condition).inc();
+    const now = clock.now();
+    if (now - (lastLogged.get(condition) ?? 0) < 1000) return;
+    lastLogged.set(condition, now);
+    logger.warn({ op, condition, cause: err instanceof Error ? err.message.slice(0, 120) : String(err) }, `redis command failed: ${condition}`);
+  };
   const touchIntervalMs = s.touchInterval ?? Math.min(60_000, Math.floor(s.idleTimeout / 4));
   // login.claimsUrl: revoking a user the source no longer knows needs the whole revokeUser below.
   let revokeEverywhere: (sub: string) => Promise<unknown> = async () => undefined;
@@ -125,7 +139,10 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
     },
     {
       cache: (result) => metrics.sessionCache.labels(result).inc(),
-      storeCall: (op, seconds, ok) => metrics.storeDuration.labels(op, ok ? 'ok' : 'error').observe(seconds),
+      storeCall: (op, seconds, ok, err) => {
+        metrics.storeDuration.labels(op, ok ? 'ok' : 'error').observe(seconds);
+        if (!ok) redisFailure(op, err);
+      },
       created: () => metrics.sessionsCreated.inc(),
       revoked: (reason, count) => metrics.sessionsRevoked.labels(reason).inc(count),
       unreadable: (why) => {

@@ -86,6 +86,23 @@ export function createMetrics(registry: Registry, options: MetricsOptions = { de
       registers,
     }),
     sessionsCreated: new Counter({ name: 'gateway_sessions_created_total', help: 'Sessions created.', registers }),
+    redisErrors: new Counter({
+      name: 'gateway_redis_errors_total',
+      help: 'Failed session-store commands by operation and condition (timeout, disconnected, oom, readonly, loading, clusterdown, tryagain, masterdown, noreplicas, busy, other).',
+      labelNames: ['op', 'condition'] as const,
+      registers,
+    }),
+    redisReconnects: new Counter({
+      name: 'gateway_redis_reconnects_total',
+      help: 'Redis reconnection attempts by client (commands, subscriber): a restart, a failover followed, a network cut.',
+      labelNames: ['client'] as const,
+      registers,
+    }),
+    redisSlotRefreshes: new Counter({
+      name: 'gateway_redis_slot_refreshes_total',
+      help: 'Redis Cluster slot map refreshes (periodic, and after MOVED or a node change).',
+      registers,
+    }),
     sessionsUnreadable: new Counter({
       name: 'gateway_sessions_unreadable_total',
       help: 'Session records found in Redis that cannot be read as sessions (wrong type, bad JSON, missing fields): refused as invalid.',

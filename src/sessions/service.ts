@@ -22,7 +22,8 @@ export interface SessionSettings {
 
 export interface SessionObserver {
   cache(result: 'hit' | 'miss' | 'bypass'): void;
-  storeCall(op: string, seconds: number, ok: boolean): void;
+  /** `err` is the failure when `ok` is false. */
+  storeCall(op: string, seconds: number, ok: boolean, err?: unknown): void;
   created(): void;
   revoked(reason: string, count: number): void;
   /** A record under a session's key that is no session (sessions/store.ts UnreadableSessionError). */
@@ -80,7 +81,7 @@ export class SessionService {
     } catch (err) {
       // The store answered: about a record, not about itself.
       const answered = err instanceof UnreadableSessionError;
-      this.observe.storeCall(op, (performance.now() - started) / 1000, answered);
+      this.observe.storeCall(op, (performance.now() - started) / 1000, answered, answered ? undefined : err);
       if (answered) throw err;
       throw new GatewayError('session_store_unavailable', { cause: err, headers: { 'retry-after': '1' } });
     }
@@ -152,7 +153,14 @@ export class SessionService {
       const current = await this.currentClaims(session);
       if (!current) return INVALID_UNKNOWN;
       // The time after the lookup, which may have waited: the next request must not fall past the interval again.
-      const touched = await this.touch(current, this.clock.now());
+      let touched: ActiveSession | undefined;
+      try {
+        touched = await this.touch(current, this.clock.now());
+      } catch {
+        // Read, but the write failed (a read-only replica, out of memory): the session exists, so it
+        // is served; the idle expiry moves at the next touch that succeeds. Counted by storeCall.
+        return { kind: 'active', session: current };
+      }
       if (!touched) return INVALID_UNKNOWN;
       session = touched;
     }

@@ -37,7 +37,13 @@ function memoryBackend(clock: Clock): SessionBackend {
   return { kind: 'memory', store: new MemorySessionStore(clock), bus: new MemoryBus(), redis: undefined, close: async () => undefined };
 }
 
-export async function createSessionBackend(cfg: GatewayConfig, clock: Clock, logger: Logger): Promise<SessionBackend> {
+/** What the Redis clients report, for metrics (reconnects, Cluster slot refreshes). */
+export interface RedisClientObserver {
+  reconnecting(client: 'commands' | 'subscriber'): void;
+  slotsRefreshed(): void;
+}
+
+export async function createSessionBackend(cfg: GatewayConfig, clock: Clock, logger: Logger, observe?: RedisClientObserver): Promise<SessionBackend> {
   const single = 'sessions live in this process only: one instance, lost on restart, no revocation across instances; development only';
   if (cfg.session.store === 'memory') {
     logger.warn({ store: 'memory' }, `session.store is memory: ${single}`);
@@ -45,6 +51,8 @@ export async function createSessionBackend(cfg: GatewayConfig, clock: Clock, log
   }
   const redis = createRedisClient(cfg.redis);
   redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis error'));
+  redis.on('reconnecting', () => observe?.reconnecting('commands'));
+  redis.on('refresh', () => observe?.slotsRefreshed());
   const ready = await waitReady(redis, cfg.redis.connectTimeout);
   if (!ready && cfg.session.memoryFallback) {
     redis.disconnect();
@@ -57,6 +65,7 @@ export async function createSessionBackend(cfg: GatewayConfig, clock: Clock, log
   if (!ready) logger.error({ redis: describeRedis(cfg.redis) }, 'Redis does not answer yet: protected routes answer 503 until it does');
   const subscriber = createRedisClient(cfg.redis, 'subscriber');
   subscriber.on('error', () => undefined);
+  subscriber.on('reconnecting', () => observe?.reconnecting('subscriber'));
   const store = new RedisSessionStore(redis, cfg.redis.keyPrefix, cfg.session.absoluteTimeout);
   const bus = new RedisBus(redis, subscriber, cfg.redis.keyPrefix);
   return {
