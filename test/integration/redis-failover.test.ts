@@ -115,6 +115,8 @@ describe('Redis Sentinel: a frozen master', () => {
     master.pause();
     const publicSide = await env.get('/public/x');
     expect(publicSide.status).toBe(200);
+    // Readiness turns 503 while the master does not answer (load balancers stop sending).
+    await until(async () => (await fetch(`${env.gw.adminUrl}/readyz`)).status === 503, 5_000);
     const r = await recovery(env, before, 20_000);
     // down-after 1 s plus the sentinels' election: a few seconds; the bound leaves room for a busy machine.
     expect(r.ms).toBeLessThan(12_000);
