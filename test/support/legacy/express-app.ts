@@ -2,10 +2,10 @@
 // authorises by method and path must not hand it: the router's defaults (case-insensitive,
 // non-strict, so `/ADMIN/x` is `/admin/x`) and method-override (a POST carrying
 // `X-HTTP-Method-Override: DELETE` is routed as a DELETE). Every request it received is recorded.
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import express from 'express';
 import methodOverride from 'method-override';
+import { listenLocal } from './listen.js';
 
 export type ExpressHandler = 'admin' | 'delete-item' | 'get-item' | 'post-item' | 'catch-all';
 
@@ -73,18 +73,6 @@ export function createExpressApp(received: ExpressReceived[]): express.Express {
 
 export async function startExpressUpstream(): Promise<ExpressUpstream> {
   const received: ExpressReceived[] = [];
-  const app = createExpressApp(received);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    received,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
+  const { url, close } = await listenLocal(createServer(createExpressApp(received)));
+  return { url, received, close };
 }

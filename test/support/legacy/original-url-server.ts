@@ -3,7 +3,7 @@
 // line and forwards these headers lets `GET /public` + `X-Original-URL: /admin` into the admin area;
 // this server makes that observable. Every request it received is recorded.
 import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLocal } from './listen.js';
 
 export interface OriginalUrlReceived {
   method: string;
@@ -42,15 +42,6 @@ export async function startOriginalUrlUpstream(): Promise<OriginalUrlUpstream> {
       res.end(handler === 'admin' ? 'admin area' : 'ok');
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    received,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
+  const { url, close } = await listenLocal(server);
+  return { url, received, close };
 }
