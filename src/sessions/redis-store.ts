@@ -84,7 +84,9 @@ export class RedisSessionStore implements SessionStore {
   async deleteByUser(sub: string): Promise<string[]> {
     const hashes = await this.redis.smembers(this.uKey(sub));
     await Promise.all(hashes.map((h) => this.redis.del(this.sKey(h))));
-    await this.redis.del(this.uKey(sub));
+    // Only the members read: a session created meanwhile stays listed (and revocable), never lost
+    // from the index by a DEL of the whole set.
+    if (hashes.length > 0) await this.redis.srem(this.uKey(sub), ...hashes);
     return hashes;
   }
 

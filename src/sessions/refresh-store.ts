@@ -70,6 +70,10 @@ end
 redis.call('HSET', KEYS[1], 'revoked', '1')
 return {'reuse', fam[5]}`;
 
+const REVOKE_FAMILY = `
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'revoked', '1') end
+return 0`;
+
 export class RedisRefreshStore implements RefreshStore {
   constructor(
     private readonly redis: RedisClient,
@@ -151,7 +155,7 @@ export class RedisRefreshStore implements RefreshStore {
       else ended.push(id);
     });
     const excess = alive.sort((a, b) => b.createdAt - a.createdAt).slice(max).map((f) => f.id);
-    await Promise.all(excess.map((id) => this.redis.hset(this.famKey(id), 'revoked', '1')));
+    await Promise.all(excess.map((id) => this.redis.eval(REVOKE_FAMILY, 1, this.famKey(id))));
     const gone = [...ended, ...excess];
     if (gone.length > 0) await this.redis.srem(u, ...gone);
     return excess.length;
@@ -159,8 +163,10 @@ export class RedisRefreshStore implements RefreshStore {
 
   async revokeUser(sub: string): Promise<number> {
     const families = await this.redis.smembers(this.userKey(sub));
-    await Promise.all(families.map((id) => this.redis.hset(this.famKey(id), 'revoked', '1')));
-    await this.redis.del(this.userKey(sub));
+    // HSET on a family key that expired meanwhile would recreate it without a TTL: only live ones.
+    await Promise.all(families.map((id) => this.redis.eval(REVOKE_FAMILY, 1, this.famKey(id))));
+    // Only the members read: a family created meanwhile stays listed (and revocable).
+    if (families.length > 0) await this.redis.srem(this.userKey(sub), ...families);
     return families.length;
   }
 }
