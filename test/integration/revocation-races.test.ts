@@ -2,7 +2,7 @@
 // index. A sign-in (or a new refresh family) landing between the read and the update must be either
 // revoked or still listed, never dropped from the index where no later revocation could find it.
 // The window is small, so the read is held open by hand; real redis-server throughout.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisRefreshStore } from '../../src/sessions/refresh-store.js';
 import { RedisSessionStore } from '../../src/sessions/redis-store.js';
