@@ -45,6 +45,11 @@ const INVALID_UNREADABLE: ResolveResult = { kind: 'invalid', reason: 'unreadable
 export class SessionService {
   // Cached values are the ActiveSession objects handed out, so a hit allocates nothing.
   private readonly cache: LRUCache<string, ActiveSession> | undefined;
+  /**
+   * Invalidations applied (and subscription gaps) so far: a lookup that saw this change while it was
+   * in flight may hold what a revocation just removed, and is not cached.
+   */
+  private invalidations = 0;
 
   constructor(
     private readonly store: SessionStore,
@@ -60,12 +65,16 @@ export class SessionService {
       this.cache = new LRUCache({ max: settings.cacheMaxEntries, ttl: settings.cacheTtlMs, ttlAutopurge: false });
       bus.subscribe(
         (e) => this.apply(e),
-        () => this.cache?.clear(),
+        () => {
+          this.invalidations++;
+          this.cache?.clear();
+        },
       );
     }
   }
 
   private apply(e: InvalidationEvent): void {
+    this.invalidations++;
     if (!this.cache) return;
     if (e.type === 'session') this.cache.delete(e.idHash);
     else for (const [idHash, s] of this.cache.entries()) if (s.sub === e.sub) this.cache.delete(idHash);
@@ -139,11 +148,12 @@ export class SessionService {
     if (session) this.observe.cache('hit');
     else {
       this.observe.cache(useCache ? 'miss' : 'bypass');
+      const seen = this.invalidations;
       const stored = await this.get(idHash);
       if (stored === 'unreadable') return INVALID_UNREADABLE;
       if (!stored) return INVALID_UNKNOWN;
       session = { ...stored, idHash };
-      if (useCache) this.cache?.set(idHash, session);
+      if (useCache && seen === this.invalidations && this.bus.connected) this.cache?.set(idHash, session);
     }
     if (now >= session.expiresAt || now - session.lastSeenAt >= this.settings.idleTimeoutMs) {
       this.cache?.delete(idHash);
@@ -189,12 +199,15 @@ export class SessionService {
   private async touch(session: ActiveSession, now: number): Promise<ActiveSession | undefined> {
     const next: ActiveSession = { ...session, lastSeenAt: now };
     const { idHash, ...stored } = next;
+    const seen = this.invalidations;
     const written = await this.call('touch', () => this.store.touch(idHash, stored, this.ttlFor(stored, now)));
     if (!written) {
       this.cache?.delete(idHash);
       return undefined;
     }
-    this.cache?.set(idHash, next);
+    // A revocation that arrived while the write was in flight must not be undone by caching it again.
+    if (seen === this.invalidations) this.cache?.set(idHash, next);
+    else this.cache?.delete(idHash);
     return next;
   }
 

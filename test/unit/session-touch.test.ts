@@ -29,4 +29,37 @@ describe('SessionService touch', () => {
     expect(await service.resolve(id)).toEqual({ kind: 'invalid', reason: 'unknown' });
     expect(await store.get(session.idHash)).toBeUndefined();
   });
+
+  it('does not cache a session fetched while an invalidation for it arrived', async () => {
+    const clock = { now: () => 1_000_000 };
+    const store = new MemorySessionStore(clock);
+    const bus = new MemoryBus();
+    const noop = () => undefined;
+    let hold: Promise<void> | undefined;
+    const slow = Object.create(store) as MemorySessionStore;
+    slow.get = async (h: string) => {
+      const found = await store.get(h);
+      if (hold) await hold;
+      return found;
+    };
+    const service = new SessionService(
+      slow,
+      bus,
+      clock,
+      { idleTimeoutMs: 60_000, absoluteTimeoutMs: 3_600_000, touchIntervalMs: 60_000, cacheTtlMs: 3_600_000, cacheMaxEntries: 100 },
+      { cache: noop, storeCall: noop, created: noop, revoked: noop, unreadable: noop },
+    );
+    const { id, session } = await service.create({ sub: 'u', claims: {}, clientIp: '127.0.0.1', userAgent: 't' });
+    let release!: () => void;
+    hold = new Promise((r) => (release = r));
+    const lookup = service.resolve(id);
+    // Revoked on another instance while the lookup is in flight: the store row goes, the event arrives.
+    await store.delete(session.idHash);
+    await bus.publish({ type: 'session', idHash: session.idHash });
+    release();
+    hold = undefined;
+    expect((await lookup).kind).toBe('active');
+    // Not cached: the next lookup asks the store, which no longer has it.
+    expect(await service.resolve(id)).toEqual({ kind: 'invalid', reason: 'unknown' });
+  });
 });
