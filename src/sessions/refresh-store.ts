@@ -24,7 +24,11 @@ export interface RefreshStore {
   create(family: Family, tokenHash: string, idleMs: number): Promise<void>;
   /** The family's owner and claims (immutable), or undefined when it does not exist or is revoked. */
   family(familyId: string): Promise<Pick<Family, 'sub' | 'claims'> | undefined>;
-  /** Atomically rotate `oldHash` → `newHash`, keeping `payload` for a retry within `graceMs`. */
+  /**
+   * Atomically rotate `oldHash` → `newHash`, keeping `payload` for a retry within `graceMs`. `now`
+   * is the caller's clock, used where there is no shared one (the memory store); the Redis store
+   * decides by Redis's own TIME.
+   */
   rotate(familyId: string, oldHash: string, newHash: string, payload: string, now: number, graceMs: number, idleMs: number): Promise<RotateResult>;
   /** Revoke every family of a user; answers how many. */
   revokeUser(sub: string): Promise<number>;
@@ -43,7 +47,10 @@ const ROTATE = `
 local fam = redis.call('HMGET', KEYS[1], 'revoked', 'expiresAt', 'current', 'lastUsedAt', 'sub', 'claims', 'createdAt')
 if not fam[2] then return {'invalid'} end
 if fam[1] == '1' then return {'invalid'} end
-local now = tonumber(ARGV[1])
+-- Redis's clock, not the calling instance's: a skewed instance must not turn a retry within the
+-- grace window into "reuse" (and revoke the family), nor stretch or cut the idle timeout.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local idle = tonumber(ARGV[4])
 if now >= tonumber(fam[2]) or now - tonumber(fam[4]) >= idle then return {'invalid'} end
 local raw = redis.call('GET', KEYS[2])
@@ -60,7 +67,7 @@ if not tok.usedAt then
   tok.payload = ARGV[5]
   redis.call('SET', KEYS[2], cjson.encode(tok), 'PX', ttl)
   redis.call('SET', KEYS[3], cjson.encode({gen = tok.gen + 1}), 'PX', ttl)
-  redis.call('HSET', KEYS[1], 'current', ARGV[2], 'lastUsedAt', ARGV[1])
+  redis.call('HSET', KEYS[1], 'current', ARGV[2], 'lastUsedAt', tostring(now))
   redis.call('PEXPIRE', KEYS[1], math.max(1, tonumber(fam[2]) - now))
   return {'rotated'}
 end

@@ -86,3 +86,15 @@ describe('a sign-in racing a user revocation', () => {
     held.client.disconnect();
   });
 });
+
+describe('refresh rotation decides by Redis time', () => {
+  it('a retry within the grace window from an instance whose clock is two minutes ahead gets the same answer, not "reuse"', async () => {
+    const store = new RedisRefreshStore(plain, 'skew:');
+    const now = Date.now();
+    await store.create({ familyId: 'skew-family-0000000000', sub: 'fay', claims: {}, createdAt: now, expiresAt: now + 3_600_000 }, 'old', 600_000);
+    expect(await store.rotate('skew-family-0000000000', 'old', 'new', 'sealed-answer', now, 30_000, 600_000)).toEqual({ kind: 'rotated' });
+    // The same token again, from an instance two minutes ahead: Redis's clock says seconds later.
+    expect(await store.rotate('skew-family-0000000000', 'old', 'new2', 'other', now + 120_000, 30_000, 600_000)).toEqual({ kind: 'grace', payload: 'sealed-answer' });
+    expect(await store.family('skew-family-0000000000')).toBeDefined();
+  });
+});
