@@ -8,7 +8,7 @@ import { BlockList, isIP } from 'node:net';
 import { Registry } from 'prom-client';
 import { buildAuthLayer } from './compose/auth.js';
 import { developmentSettings } from './config/development.js';
-import { loadConfig, loadRoutes, type LoadedConfig } from './config/load.js';
+import { loadConfig, loadRoutesFile, type LoadedConfig } from './config/load.js';
 import type { VerifyCredentials } from './endpoints/auth/verify.js';
 import type { JwksFetch } from './keys/remote-jwks.js';
 import { DEFAULT_IDENTITY_HEADERS } from './config/header-names.js';
@@ -202,7 +202,13 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
   let reloading: Promise<boolean> = Promise.resolve(true);
   const reloadOnce = async (): Promise<boolean> => {
     try {
-      const next = compileRoutes(await loadRoutes(config.routesFile, env), compileOptions);
+      const file = await loadRoutesFile(config.routesFile, env);
+      // A file emptied by accident (truncated, half-written) would answer 404 for everything, or,
+      // more dangerously, drop protected routes: an empty table replaces a running one only on purpose.
+      if (file.routes.length === 0 && routes.current.routes.length > 0 && !file.allowEmpty) {
+        throw new ConfigError([{ file: config.routesFile, line: 0, column: 0, path: 'routes', message: 'is empty; write allowEmpty: true to mean it (the running table is kept)' }]);
+      }
+      const next = compileRoutes(file.routes, compileOptions);
       routes.current = next;
       metrics.configReloads.labels('success').inc();
       metrics.configLastReloadSuccess.set(clock.now() / 1000);

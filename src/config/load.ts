@@ -41,6 +41,11 @@ export async function loadConfig(gatewayFile: string, env: NodeJS.ProcessEnv = p
 
 /** Load and validate a routes file alone (what a hot reload does). */
 export async function loadRoutes(routesFile: string, env: NodeJS.ProcessEnv = process.env): Promise<readonly RouteConfig[]> {
+  return (await loadRoutesFile(routesFile, env)).routes;
+}
+
+/** The routes file as a whole: its routes and whether it means to be empty. */
+export async function loadRoutesFile(routesFile: string, env: NodeJS.ProcessEnv = process.env): Promise<{ routes: readonly RouteConfig[]; allowEmpty: boolean }> {
   const source = parseYamlSource(routesFile, await readText(routesFile), env);
   const result = validate(source, routesSchema);
   const problems = [...source.problems, ...result.problems];
@@ -49,7 +54,7 @@ export async function loadRoutes(routesFile: string, env: NodeJS.ProcessEnv = pr
   }
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   if (problems.length > 0 || !result.value) throw new ConfigError(problems);
-  return result.value.routes;
+  return { routes: result.value.routes, allowEmpty: result.value.allowEmpty };
 }
 
 async function readText(file: string): Promise<string> {

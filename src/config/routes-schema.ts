@@ -64,7 +64,11 @@ const routeSchema = z.strictObject({
   maxBodySize: size().optional(),
 });
 
-export const routesSchema = z.strictObject({ routes: z.array(routeSchema).default([]) });
+export const routesSchema = z.strictObject({
+  routes: z.array(routeSchema).default([]),
+  /** A reload to an empty table is refused (a truncated file) unless the file says this. */
+  allowEmpty: z.boolean().default(false),
+});
 
 /**
  * Checks across routes (unique names, no two routes for the same host, path and method). They run

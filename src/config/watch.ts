@@ -1,6 +1,9 @@
 // Watch the routes file for changes. The directory is watched, not the file: editors and
 // Kubernetes ConfigMaps replace files by rename, which a watch on the old inode never sees.
-// Events are debounced and a reload only happens when the content actually changed.
+// Events are debounced, and a reload only happens when the content changed and then read the same
+// again `stableMs` later: a file caught half-written in place (a tool streaming it, an editor
+// without atomic save) is never applied, its next read differs. Writing by rename is still the
+// way to update it (docs/configuration.md).
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -23,22 +26,29 @@ export function watchRoutesFile(
   initialHash: string | undefined,
   onChange: () => void,
   debounceMs = 150,
+  stableMs = 250,
 ): RoutesWatcher {
   let lastHash = initialHash;
   let timer: NodeJS.Timeout | undefined;
   let watcher: FSWatcher | undefined;
+  const schedule = (ms: number) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => void check(), ms);
+  };
   const check = async () => {
     const hash = await contentHash(file);
-    if (hash !== undefined && hash !== lastHash) {
-      lastHash = hash;
-      onChange();
+    if (hash === undefined || hash === lastHash) return;
+    await new Promise((r) => setTimeout(r, stableMs));
+    // Still being written: look again once it has settled.
+    if ((await contentHash(file)) !== hash) {
+      schedule(debounceMs);
+      return;
     }
+    lastHash = hash;
+    onChange();
   };
   try {
-    watcher = watch(dirname(file), { persistent: false }, () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => void check(), debounceMs);
-    });
+    watcher = watch(dirname(file), { persistent: false }, () => schedule(debounceMs));
     watcher.on('error', () => undefined);
   } catch {
     watcher = undefined;

@@ -68,4 +68,43 @@ describe('routes reload', () => {
     expect(res.statusCode).toBe(200);
     expect(await res.body.text()).toBe('slow done');
   });
+
+  it('never applies a routes file caught half-written: a protected path never falls to the public route', async () => {
+    const up = await startUpstream();
+    const protectedRoutes = [route('site', '/', up.url), { ...route('admin', '/admin', up.url), auth: 'session' }];
+    const gw = await startTestGateway({ routes: protectedRoutes, watchRoutes: true });
+    cleanup.push(() => up.close(), () => gw.stop());
+    const { stringify } = await import('yaml');
+    const full = stringify({ routes: [...protectedRoutes, route('b', '/b', up.url)] });
+    // Cut after the first route: valid YAML, with /admin gone (everything public).
+    const cut = full.indexOf('  - name: admin');
+    let sawOpen = false;
+    let polling = true;
+    const poll = (async () => {
+      while (polling) {
+        if ((await status(`${gw.url}/admin/x`)) === 200) sawOpen = true;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    // Written in place, in two parts, slower than the watcher's debounce.
+    await writeFile(gw.routesFile, full.slice(0, cut));
+    await new Promise((r) => setTimeout(r, 200));
+    await writeFile(gw.routesFile, full);
+    await until(async () => (await status(`${gw.url}/b`)) === 200, 5_000);
+    polling = false;
+    await poll;
+    expect(sawOpen).toBe(false);
+    expect(await status(`${gw.url}/admin/x`)).toBe(401);
+  });
+
+  it('keeps the running table when the new file is empty, unless it says allowEmpty: true', async () => {
+    const { gw } = await setup(false);
+    await writeFile(gw.routesFile, 'routes: []\n');
+    expect(await gw.reloadRoutes()).toBe(false);
+    expect(await status(`${gw.url}/a`)).toBe(200);
+    expect(gw.logs.some((l) => l.msg === 'routes reload failed; keeping the previous table' && JSON.stringify(l.problems).includes('allowEmpty'))).toBe(true);
+    await writeFile(gw.routesFile, 'routes: []\nallowEmpty: true\n');
+    expect(await gw.reloadRoutes()).toBe(true);
+    expect(await status(`${gw.url}/a`)).toBe(404);
+  });
 });
