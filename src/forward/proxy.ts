@@ -69,11 +69,23 @@ function requestBody(route: ForwardRoute, ex: ForwardExchange): IncomingMessage 
   const cl = req.headers['content-length'];
   if (cl !== undefined) {
     if (Number(cl) > route.maxBodySize) throw new GatewayError('body_too_large', { headers: { connection: 'close' } });
-    return cl === '0' ? null : req;
+    if (cl === '0') return null;
+    invite(ex);
+    return req;
   }
   if (req.headers['transfer-encoding'] === undefined) return null;
+  invite(ex);
   // Chunked: the length is learnt while streaming, so count and stop at the limit.
   return req.pipe(new BodyLimit(route.maxBodySize, ex));
+}
+
+/**
+ * `Expect: 100-continue`: the client waits for this before sending its body. It comes only now,
+ * after authentication, policy and the size limit passed, so a refused upload is never sent.
+ */
+function invite(ex: ForwardExchange): void {
+  const expect = ex.req.headers.expect;
+  if (typeof expect === 'string' && expect.toLowerCase() === '100-continue') ex.res.writeContinue();
 }
 
 class BodyLimit extends Transform {
@@ -139,8 +151,12 @@ export async function forward(route: ForwardRoute, ex: ForwardExchange, hooks: F
       continue;
     }
     if (res.headersSent) {
-      // Mid-body: make the client see a broken message, not a clean end.
-      res.destroy(err);
+      // Mid-body: make the client see a broken message, not a clean end. A FIN would look like the
+      // end of a body delimited by the connection's close (an HTTP/1.0 client, nginx's default
+      // upstream protocol): reset the connection instead.
+      const socket = res.socket as (ServerResponse['socket'] & { resetAndDestroy?: () => void }) | null;
+      if (socket?.resetAndDestroy) socket.resetAndDestroy();
+      else res.destroy(err);
       return;
     }
     throw new GatewayError(failure.code, { cause: err });

@@ -60,12 +60,19 @@ async function handle(deps: HandlerDeps, ex: Exchange, hooks: ForwardHooks): Pro
   const endpoint = deps.endpoints(method, ex.path);
   if (endpoint) {
     ex.endpoint = endpoint.label;
+    // The gateway's endpoints read small bodies themselves (and refuse large ones while reading).
+    if (expectsContinue(ex)) ex.res.writeContinue();
     await endpoint.run(ex);
     return;
   }
   const route = matchRoute(deps, ex);
   await runStages(route, ex);
   await forward(route, ex, hooks);
+}
+
+function expectsContinue(ex: Exchange): boolean {
+  const expect = ex.req.headers.expect;
+  return typeof expect === 'string' && expect.toLowerCase() === '100-continue';
 }
 
 function fail(deps: HandlerDeps, ex: Exchange, err: unknown): void {

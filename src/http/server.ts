@@ -58,6 +58,7 @@ function tooManyLines(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, maxHe
 }
 
 export function createPublicServer(deps: HandlerDeps, limits: ServerLimits, websockets: WebSocketProxy): Server {
+  const handler = createRequestHandler(deps);
   const server = createServer(
     {
       maxHeaderSize: limits.maxHeaderSize,
@@ -70,8 +71,12 @@ export function createPublicServer(deps: HandlerDeps, limits: ServerLimits, webs
       // Duplicate headers stay separate in rawHeaders; the merged object is only read for single-valued ones.
       joinDuplicateHeaders: false,
     },
-    createRequestHandler(deps),
+    handler,
   );
+  // Expect: 100-continue is answered by the handler once the route's checks passed (size limit,
+  // authentication, policy): a refused upload is never invited (handler.ts). Without this listener
+  // Node answers 100 Continue to every request at once.
+  server.on('checkContinue', handler);
   // Node silently drops header lines past maxHeadersCount, which would hide a duplicate Host or a
   // second session cookie behind the limit: keep one more than allowed, so too many is refused.
   server.maxHeadersCount = limits.maxHeaderCount + 1;
