@@ -117,7 +117,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     connectTimeoutMs: gw.upstreams.connectTimeout,
     keepAliveTimeoutMs: gw.upstreams.keepAliveTimeout,
   });
-  const auth = await buildAuthLayer({ config, clock, logger, metrics, readiness, verify: opts.verify, jwksFetch: opts.jwksFetch });
+  const auth = await buildAuthLayer({ config, clock, logger, metrics, readiness, verify: opts.verify, jwksFetch: opts.jwksFetch, production: opts.production });
   const compileOptions = {
     auth: auth.routeDeps,
     pools,

@@ -4,13 +4,15 @@
 import { dirname, resolve } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import { httpClaimsLookup, httpCredentialCheck, type VerifyCredentials } from '../endpoints/auth/verify.js';
+import { evictingPolicies } from '../adapters/eviction.js';
+import type { RedisClient } from '../adapters/redis.js';
 import { redisCondition } from '../adapters/redis-errors.js';
 import { sharedLookups, type ClaimsRefresh } from '../sessions/claims-refresh.js';
 import { authEndpoints } from '../endpoints/auth/endpoints.js';
 import type { AdminLookup } from '../endpoints/admin.js';
 import { JWKS_PATH, serveJwks } from '../endpoints/jwks.js';
 import type { Readiness } from '../endpoints/readiness.js';
-import { GatewayError } from '../errors.js';
+import { ConfigError, GatewayError } from '../errors.js';
 import type { Clock } from '../forward/upstream-group.js';
 import type { CookieAttributes } from '../http/cookies.js';
 import type { EndpointLookup } from '../http/handler.js';
@@ -53,9 +55,34 @@ export interface AuthLayerOptions {
   readonly verify?: VerifyCredentials;
   /** Replaces the HTTP fetch of issuers' JWKS. */
   readonly jwksFetch?: JwksFetch;
+  /** NODE_ENV=production: an evicting Redis stops the start and fails readiness, instead of a warning. */
+  readonly production?: boolean;
 }
 
 const ADMIN_REVOKE = /^\/admin\/users\/([^/]{1,256})\/revoke$/;
+
+/**
+ * Redis must not evict: at start (and on every reconnect, where the server may have changed), a
+ * policy other than noeviction stops a production start and is a loud error in development.
+ */
+async function checkEviction(redis: RedisClient, opts: AuthLayerOptions, logger: Logger): Promise<void> {
+  const check = async (when: string) => {
+    let policies: string[];
+    try {
+      policies = await evictingPolicies(redis);
+    } catch {
+      return; // not answering yet: the next 'ready' checks again
+    }
+    if (policies.length === 0) return;
+    const message = `Redis maxmemory-policy is ${[...new Set(policies)].join(', ')}: under memory pressure it silently deletes sessions, refresh families and revocations; set maxmemory-policy noeviction`;
+    if (opts.production && when === 'start') {
+      throw new ConfigError([{ file: opts.config.gatewayFile, line: 0, column: 0, path: 'redis', message }]);
+    }
+    logger.error({ when, policies }, `!!! ${message} !!!`);
+  };
+  if (redis.status === 'ready') await check('start');
+  redis.on('ready', () => void check('reconnect').catch(() => undefined));
+}
 
 export async function buildAuthLayer(opts: AuthLayerOptions): Promise<AuthLayer> {
   const { config, clock, logger } = opts;
@@ -73,6 +100,14 @@ export async function buildAuthLayer(opts: AuthLayerOptions): Promise<AuthLayer>
     reconnecting: (client) => opts.metrics.redisReconnects.labels(client).inc(),
     slotsRefreshed: () => opts.metrics.redisSlotRefreshes.inc(),
   });
+  if (backend.redis) {
+    try {
+      await checkEviction(backend.redis, opts, logger);
+    } catch (err) {
+      await backend.close();
+      throw err;
+    }
+  }
   try {
     return await assemble(opts, keys, backend);
   } catch (err) {
@@ -86,10 +121,13 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
   const gw = config.gateway;
   const s = gw.session;
   if (backend.kind === 'redis') {
+    const redis = backend.redis;
     opts.readiness.register({
       name: 'redis',
       check: async () => {
         await backend.store.ping();
+        // In production an evicting Redis (one swapped in behind the same address) is not ready.
+        if (opts.production && redis && (await evictingPolicies(redis)).length > 0) return 'maxmemory-policy is not noeviction';
         return undefined;
       },
     });
