@@ -193,6 +193,28 @@ describe('the JWKS cache', () => {
     }
   });
 
+  it('serves a stale key set while one background refresh runs: no request waits for a slow issuer', async () => {
+    let now = Date.now();
+    const clock = { now: () => now };
+    const gw = await gateway({ minTtl: '1m', maxTtl: '1m', staleFor: '5m' }, clock);
+    idp.cacheControl = 'max-age=60';
+    expect((await call(gw, await idp.sign({ ...claims, n: 1 }))).status).toBe(200);
+    idp.mode = 'slow'; // 300 ms per JWKS answer
+    try {
+      now += 2 * 60_000;
+      idp.fetches = 0;
+      const started = Date.now();
+      const results = await Promise.all(Array.from({ length: 5 }, async (_, i) => call(gw, await idp.sign({ ...claims, n: 10 + i }))));
+      expect(results.every((r) => r.status === 200)).toBe(true);
+      expect(Date.now() - started).toBeLessThan(250);
+      // One refresh, in the background.
+      await expect.poll(() => idp.fetches, { timeout: 2_000 }).toBe(1);
+    } finally {
+      idp.mode = 'ok';
+      idp.cacheControl = 'max-age=300';
+    }
+  });
+
   it('a flood of unknown kids causes at most one refetch per cooldown', async () => {
     const gw = await gateway();
     await call(gw, await idp.sign(claims));
