@@ -251,9 +251,15 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     (stopping ??= (async () => {
-      lifecycle.draining = true;
       readiness.draining = true;
       watcher?.close();
+      // Load balancers notice /readyz only at their next probe: keep serving meanwhile, so no request
+      // meets a closed port (what Kubernetes' preStop sleep is for).
+      if (gw.shutdown.readinessDelay > 0) {
+        logger.info({ readinessDelayMs: gw.shutdown.readinessDelay }, 'not ready; serving until the load balancer stops sending');
+        await new Promise((r) => setTimeout(r, gw.shutdown.readinessDelay));
+      }
+      lifecycle.draining = true;
       logger.info({ drainTimeoutMs: gw.shutdown.drainTimeout, websockets: live.size }, 'draining');
       // Upgraded connections are not requests that finish: tell their clients to reconnect elsewhere
       // now (close 1001), or one open socket would hold the process for as long as its client stays.

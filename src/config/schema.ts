@@ -265,7 +265,11 @@ export const gatewaySchema = z.strictObject({
   }),
   /** Reload routes.yaml when it changes on disk (SIGHUP always reloads). */
   reload: section({ watchFile: z.boolean().default(true) }),
-  shutdown: section({ drainTimeout: duration().default(15_000) }),
+  shutdown: section({
+    drainTimeout: duration().default(15_000),
+    /** Between readiness turning 503 and the listener closing: time for a load balancer to stop sending (Kubernetes preStop). */
+    readinessDelay: duration().default(0),
+  }),
   log: section({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     accessLog: z.boolean().default(true),
