@@ -122,6 +122,17 @@ async function start(configPath: string): Promise<number> {
     void gateway.shutdown().then(() => process.exit(0));
   };
   process.on('SIGHUP', () => void gateway?.reloadRoutes());
+  // A bug that escaped every handler: say what it was (with the lines still buffered), then exit
+  // non-zero so the orchestrator restarts a process in a known state, never one half-broken.
+  const fatal = (what: string) => (err: unknown) => {
+    if (gateway) {
+      gateway.logger.fatal({ err }, what);
+      gateway.flushLogs();
+    } else console.error(`${what}: ${err instanceof Error ? err.stack : String(err)}`);
+    exit(1);
+  };
+  process.on('unhandledRejection', fatal('unhandled rejection'));
+  process.on('uncaughtException', fatal('uncaught exception'));
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   try {

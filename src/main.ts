@@ -63,6 +63,8 @@ export interface Gateway {
   reloadRoutes(): Promise<boolean>;
   /** Drain and stop: readiness 503, stop accepting, let in-flight requests finish (bounded), close. */
   shutdown(): Promise<void>;
+  /** Write out buffered log lines now (before a process-level failure ends the process). */
+  flushLogs(): void;
 }
 
 const systemClock: Clock = { now: () => Date.now() };
@@ -283,7 +285,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
       stdout?.close();
     })());
 
-  return { config, url, adminUrl, registry, logger, auth, reloadRoutes, shutdown };
+  return { config, url, adminUrl, registry, logger, auth, reloadRoutes, shutdown, flushLogs: () => stdout?.flushSync() };
 }
 
 /**
