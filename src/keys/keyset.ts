@@ -2,7 +2,7 @@
 // (tokens.activeKid, else the first private key by file name); every key is published in the JWKS,
 // so a new key can be published before it signs and an old one kept until its tokens expire.
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import { ConfigError } from '../errors.js';
@@ -105,6 +105,14 @@ export async function loadKeySet(opts: KeySetOptions): Promise<KeySet> {
       if (bits !== undefined && bits < 2048) throw problem(file, `RSA key of ${bits} bits is too weak; use 2048 bits or more`);
     }
     if (k.secret && k.secret.length < 32) throw problem(file, 'HS256 secret shorter than 32 bytes');
+    // A signing key others on the host can read lets them mint internal tokens. Warned, not
+    // refused: Kubernetes mounts Secrets 0644 unless defaultMode says otherwise.
+    if (k.privateKey || k.secret) {
+      const mode = (await stat(file)).mode;
+      if ((mode & 0o077) !== 0) {
+        opts.warn('a private signing key file is readable by group or others: chmod 600 it (Kubernetes: defaultMode: 0400)', { file, mode: (mode & 0o777).toString(8) });
+      }
+    }
     if (loaded.some((x) => x.kid === k.kid)) throw problem(file, `kid "${k.kid}" is used by another key file`);
     loaded.push(k);
   }
