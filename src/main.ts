@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { BlockList, isIP } from 'node:net';
 import { Registry } from 'prom-client';
 import { buildAuthLayer } from './compose/auth.js';
+import { buildLiveSockets } from './compose/live-sockets.js';
 import { developmentSettings } from './config/development.js';
 import { loadConfig, loadRoutesFile, type LoadedConfig } from './config/load.js';
 import type { VerifyCredentials } from './endpoints/auth/verify.js';
@@ -19,7 +20,6 @@ import { Readiness } from './endpoints/readiness.js';
 import { ConfigError, formatProblem } from './errors.js';
 import { PoolRegistry } from './forward/pools.js';
 import type { Clock } from './forward/upstream-group.js';
-import { LiveSockets } from './forward/live-sockets.js';
 import { WebSocketProxy } from './forward/websocket.js';
 import { createPublicServer } from './http/server.js';
 import type { DestinationStream } from 'pino';
@@ -142,37 +142,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
   readiness.configLoaded = true;
   if (routes.current.routes.length === 0) logger.warn({ file: config.routesFile }, 'no routes: every request will be answered 404');
 
-  const live = new LiveSockets(
-    auth.sessions,
-    auth.backend.bus,
-    clock,
-    {
-      idleTimeoutMs: auth.sessions.settings.idleTimeoutMs,
-      touchIntervalMs: auth.sessions.settings.touchIntervalMs,
-      framesAreActivity: gw.session.websocketIdle === 'frames',
-      sweepMs: 1000,
-    },
-    {
-      opened: (route) => metrics.websocketsOpen.labels(route).inc(),
-      closed: (route, reason) => {
-        metrics.websocketsOpen.labels(route).dec();
-        metrics.websocketsClosed.labels(route, reason).inc();
-        if (reason !== 'client_closed') logger.info({ route, reason }, 'websocket closed by the gateway');
-      },
-      // While Redis is down every socket's check fails each second: one line per 10 s, with the count.
-      checkFailed: (() => {
-        let failed = 0;
-        let loggedAt = 0;
-        return (err: unknown) => {
-          failed++;
-          if (clock.now() - loggedAt < 10_000) return;
-          loggedAt = clock.now();
-          logger.warn({ cause: (err as { code?: string }).code ?? String(err), failedChecks: failed }, 'websocket session checks failing; sockets stay open, retried each second');
-          failed = 0;
-        };
-      })(),
-    },
-  );
+  const live = buildLiveSockets(auth, gw, clock, metrics, logger);
   const lifecycle = { draining: false };
   const newRequestId = () => randomUUID();
   const handlerDeps = {
