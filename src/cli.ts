@@ -127,7 +127,11 @@ async function start(configPath: string): Promise<number> {
   const fatal = (what: string) => (err: unknown) => {
     if (gateway) {
       gateway.logger.fatal({ err }, what);
-      gateway.flushLogs();
+      try {
+        gateway.flushLogs();
+      } catch {
+        // a stuck stdout: nothing more can be said
+      }
     } else console.error(`${what}: ${err instanceof Error ? err.stack : String(err)}`);
     exit(1);
   };

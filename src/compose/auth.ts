@@ -70,8 +70,14 @@ async function checkEviction(redis: RedisClient, opts: AuthLayerOptions, logger:
     let policies: string[];
     try {
       policies = await evictingPolicies(redis);
-    } catch {
-      return; // not answering yet: the next 'ready' checks again
+    } catch (err) {
+      // INFO refused (an ACL) or no answer: say so; production cannot vouch for the policy.
+      const message = `Redis maxmemory-policy cannot be read (${err instanceof Error ? err.message.slice(0, 80) : String(err)}); it must be noeviction`;
+      if (opts.production && when === 'start') {
+        throw new ConfigError([{ file: opts.config.gatewayFile, line: 0, column: 0, path: 'redis', message }]);
+      }
+      logger.error({ when }, message);
+      return;
     }
     if (policies.length === 0) return;
     const message = `Redis maxmemory-policy is ${[...new Set(policies)].join(', ')}: under memory pressure it silently deletes sessions, refresh families and revocations; set maxmemory-policy noeviction`;

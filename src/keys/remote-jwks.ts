@@ -109,9 +109,9 @@ export class RemoteJwks {
     const alg = header.alg ?? '';
     if (!this.algorithms.includes(alg)) throw new NoMatchingKeyError();
     const now = this.clock.now();
-    if (!this.state) await this.refresh(false);
+    if (!this.state || now >= this.state.freshUntil + this.settings.staleForMs) await this.refresh(false);
     // Stale but within staleFor: serve it while one refresh runs in the background, so no request
-    // waits for a slow issuer (stale-while-revalidate).
+    // waits for a slow issuer (stale-while-revalidate). Past staleFor there is nothing to serve: wait.
     else if (now >= this.state.freshUntil) void this.refresh(false).catch(() => undefined);
     let state = this.usable(now);
     let key = this.find(state, header.kid, alg);

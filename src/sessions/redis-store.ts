@@ -83,11 +83,12 @@ export class RedisSessionStore implements SessionStore {
 
   async deleteByUser(sub: string): Promise<string[]> {
     const hashes = await this.redis.smembers(this.uKey(sub));
-    await Promise.all(hashes.map((h) => this.redis.del(this.sKey(h))));
-    // Only the members read: a session created meanwhile stays listed (and revocable), never lost
-    // from the index by a DEL of the whole set.
-    if (hashes.length > 0) await this.redis.srem(this.uKey(sub), ...hashes);
-    return hashes;
+    const deleted = await Promise.all(hashes.map((h) => this.redis.del(this.sKey(h))));
+    // Only members read and found: a session created meanwhile (its index entry is written before
+    // its record) stays listed and revocable, never lost from the index by a DEL of the whole set.
+    const ended = hashes.filter((_, i) => deleted[i] === 1);
+    if (ended.length > 0) await this.redis.srem(this.uKey(sub), ...ended);
+    return ended;
   }
 
   async hit(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }> {

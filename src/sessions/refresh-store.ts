@@ -78,7 +78,7 @@ redis.call('HSET', KEYS[1], 'revoked', '1')
 return {'reuse', fam[5]}`;
 
 const REVOKE_FAMILY = `
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'revoked', '1') end
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'revoked', '1') return 1 end
 return 0`;
 
 export class RedisRefreshStore implements RefreshStore {
@@ -171,10 +171,12 @@ export class RedisRefreshStore implements RefreshStore {
   async revokeUser(sub: string): Promise<number> {
     const families = await this.redis.smembers(this.userKey(sub));
     // HSET on a family key that expired meanwhile would recreate it without a TTL: only live ones.
-    await Promise.all(families.map((id) => this.redis.eval(REVOKE_FAMILY, 1, this.famKey(id))));
-    // Only the members read: a family created meanwhile stays listed (and revocable).
-    if (families.length > 0) await this.redis.srem(this.userKey(sub), ...families);
-    return families.length;
+    const found = await Promise.all(families.map((id) => this.redis.eval(REVOKE_FAMILY, 1, this.famKey(id))));
+    // Only members read and found: a family created meanwhile (index entry first, hash second)
+    // stays listed and revocable.
+    const ended = families.filter((_, i) => found[i] === 1);
+    if (ended.length > 0) await this.redis.srem(this.userKey(sub), ...ended);
+    return ended.length;
   }
 }
 
