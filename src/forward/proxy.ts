@@ -83,7 +83,7 @@ function requestBody(route: ForwardRoute, ex: ForwardExchange): IncomingMessage 
  * `Expect: 100-continue`: the client waits for this before sending its body. It comes only now,
  * after authentication, policy and the size limit passed, so a refused upload is never sent.
  */
-function invite(ex: ForwardExchange): void {
+export function invite(ex: Pick<ForwardExchange, 'req' | 'res'>): void {
   const expect = ex.req.headers.expect;
   if (typeof expect === 'string' && expect.toLowerCase() === '100-continue') ex.res.writeContinue();
 }

@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../errors.js';
 import type { ForwardHooks } from '../forward/proxy.js';
-import { clientClosed, forward } from '../forward/proxy.js';
+import { clientClosed, forward, invite } from '../forward/proxy.js';
 import type { AccessLog, Logger } from '../log.js';
 import { methodLabel, NO_ROUTE, type Metrics } from '../metrics/metrics.js';
 import { createExchange, type Exchange } from '../pipeline/exchange.js';
@@ -61,18 +61,13 @@ async function handle(deps: HandlerDeps, ex: Exchange, hooks: ForwardHooks): Pro
   if (endpoint) {
     ex.endpoint = endpoint.label;
     // The gateway's endpoints read small bodies themselves (and refuse large ones while reading).
-    if (expectsContinue(ex)) ex.res.writeContinue();
+    invite(ex);
     await endpoint.run(ex);
     return;
   }
   const route = matchRoute(deps, ex);
   await runStages(route, ex);
   await forward(route, ex, hooks);
-}
-
-function expectsContinue(ex: Exchange): boolean {
-  const expect = ex.req.headers.expect;
-  return typeof expect === 'string' && expect.toLowerCase() === '100-continue';
 }
 
 function fail(deps: HandlerDeps, ex: Exchange, err: unknown): void {

@@ -134,9 +134,9 @@ async function handleUpgrade(
     // The route's stages include the Origin check of cookie-authenticated upgrades (csrf.ts).
     await runStages(route, ex);
   } catch (err) {
-    const route = ex.route?.name ?? NO_ROUTE;
-    deps.metrics.websocketUpgrades.labels(route, 'refused').inc();
-    if (err instanceof GatewayError) deps.logger.info({ requestId: ex.requestId, route, code: err.code }, 'upgrade refused');
+    const label = ex.route?.name ?? NO_ROUTE;
+    deps.metrics.websocketUpgrades.labels(label, 'refused').inc();
+    if (err instanceof GatewayError) deps.logger.info({ requestId: ex.requestId, route: label, code: err.code }, 'upgrade refused');
     throw err;
   }
   const name = route.name;
