@@ -19,7 +19,7 @@ import { AdminGuard, loadAdminCredential } from './endpoints/admin-guard.js';
 import { Readiness } from './endpoints/readiness.js';
 import { ConfigError, formatProblem } from './errors.js';
 import { PoolRegistry } from './forward/pools.js';
-import type { Clock } from './forward/upstream-group.js';
+import { systemClock, type Clock } from './clock.js';
 import { WebSocketProxy } from './forward/websocket.js';
 import { createPublicServer } from './http/server.js';
 import type { DestinationStream } from 'pino';
@@ -67,7 +67,6 @@ export interface Gateway {
   flushLogs(): void;
 }
 
-const systemClock: Clock = { now: () => Date.now() };
 
 function trustedProxyList(cidrs: readonly string[]): BlockList | undefined {
   if (cidrs.length === 0) return undefined;

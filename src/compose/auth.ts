@@ -13,7 +13,7 @@ import type { AdminLookup } from '../endpoints/admin.js';
 import { JWKS_PATH, serveJwks } from '../endpoints/jwks.js';
 import type { Readiness } from '../endpoints/readiness.js';
 import { ConfigError, GatewayError } from '../errors.js';
-import type { Clock } from '../forward/upstream-group.js';
+import type { Clock } from '../clock.js';
 import type { CookieAttributes } from '../http/cookies.js';
 import type { EndpointLookup } from '../http/handler.js';
 import type { Exchange } from '../pipeline/exchange.js';

@@ -2,7 +2,7 @@
 // invalidation bus, and what it reports to metrics and logs. Part of the composition root.
 import type { GatewayConfig } from '../config/schema.js';
 import { LiveSockets } from '../forward/live-sockets.js';
-import type { Clock } from '../forward/upstream-group.js';
+import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { AuthLayer } from './auth.js';

@@ -1,7 +1,7 @@
 // Assembly of the bearer side: trusted issuers with their cached JWKS, the gateway's own access
 // and refresh tokens, and the per-user not-before registry that revokes access tokens everywhere.
 import type { LoadedConfig } from '../config/load.js';
-import type { Clock } from '../forward/upstream-group.js';
+import type { Clock } from '../clock.js';
 import type { KeySet } from '../keys/keyset.js';
 import { RemoteJwks, undiciJwksFetch, type JwksFetch } from '../keys/remote-jwks.js';
 import type { Logger } from '../log.js';

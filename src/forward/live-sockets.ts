@@ -15,7 +15,7 @@
 // an invalidation that arrives while the upstream is slow to answer ends it then (the client's
 // connection is dropped, and the upstream's 101, when it comes, is closed at once).
 import type { Duplex } from 'node:stream';
-import type { Clock } from './upstream-group.js';
+import type { Clock } from '../clock.js';
 
 /** Why a socket was closed: a fixed set, used as a metric label. */
 export type CloseReason =

@@ -2,11 +2,7 @@
 // while (passive health checking, as Envoy's outlier detection does), so one dead instance does
 // not fail a share of every request.
 import type { Pool } from 'undici';
-
-export interface Clock {
-  /** Milliseconds since the epoch. */
-  now(): number;
-}
+import type { Clock } from '../clock.js';
 
 export interface UpstreamTarget {
   /** `http://host:port`: the pool key and the access-log value. */

@@ -6,7 +6,7 @@
 // whose `use` or `alg` do not fit the issuer's pinned algorithms are dropped.
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { request } from 'undici';
-import type { Clock } from '../forward/upstream-group.js';
+import type { Clock } from '../clock.js';
 
 export interface JwksSettings {
   readonly minTtlMs: number;

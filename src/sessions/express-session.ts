@@ -7,7 +7,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { RedisClient } from '../adapters/redis.js';
 import { GatewayError } from '../errors.js';
 import { valueAt } from './claim-path.js';
-import type { Clock } from '../forward/upstream-group.js';
+import type { Clock } from '../clock.js';
 
 export interface ExpressSessionSettings {
   readonly secrets: readonly string[];

@@ -1,6 +1,6 @@
 // In-process store and bus: one instance only, nothing survives a restart. For development and for
 // the contract tests; production configs use Redis.
-import type { Clock } from '../forward/upstream-group.js';
+import type { Clock } from '../clock.js';
 import type { InvalidationBus, InvalidationEvent, SessionStore, StoredSession } from './store.js';
 
 interface Entry<T> {

@@ -3,7 +3,7 @@
 // memory; revocations are pushed by pub/sub, and the whole map is re-read every `syncMs` (so it is
 // right within one interval even while pub/sub is down).
 import type { RedisClient } from '../adapters/redis.js';
-import type { Clock } from '../forward/upstream-group.js';
+import type { Clock } from '../clock.js';
 
 export interface NotBeforeStore {
   set(sub: string, atMs: number): Promise<void>;

@@ -1,11 +1,13 @@
 // Sessions in Redis. Keys (after redis.keyPrefix):
 //   s:<sha256(id)>   the session as JSON, expiring at min(idle, absolute) from its last touch
-//   u:<sub>          set of the user's session hashes (log out everywhere without SCAN)
+//   u:<sub>          set of the user's sessions, `<createdAt>:<hash>` (log out everywhere without SCAN; see user-index.ts)
 //   rl:<key>         fixed-window counters for rate limits
 // No key is written in two slots at once, so the same commands work on one server, Sentinel and
 // Cluster. Creation indexes first, then writes the session: a failure leaves at worst a dangling
-// index entry (pruned on listing), never a session that "log out everywhere" cannot find.
+// index entry (pruned on listing once old enough), never a session that "log out everywhere" cannot find.
 import type { RedisClient } from '../adapters/redis.js';
+import type { Clock } from '../clock.js';
+import { danglingSince, indexMember, readIndexMember } from './user-index.js';
 import { UnreadableSessionError, type InvalidationBus, type InvalidationEvent, type SessionStore, type StoredSession } from './store.js';
 
 const HIT_SCRIPT = `
@@ -27,6 +29,7 @@ export class RedisSessionStore implements SessionStore {
     private readonly prefix: string,
     /** Longest a user index may live: the absolute session lifetime. */
     private readonly indexTtlMs: number,
+    private readonly clock: Clock,
   ) {}
 
   private sKey(idHash: string): string {
@@ -38,7 +41,7 @@ export class RedisSessionStore implements SessionStore {
 
   async create(idHash: string, session: StoredSession, ttlMs: number): Promise<void> {
     const u = this.uKey(session.sub);
-    await this.redis.multi().sadd(u, idHash).pexpire(u, this.indexTtlMs).exec();
+    await this.redis.multi().sadd(u, indexMember(idHash, session.createdAt)).pexpire(u, this.indexTtlMs).exec();
     await this.redis.set(this.sKey(idHash), JSON.stringify(session), 'PX', ttlMs);
   }
 
@@ -62,33 +65,39 @@ export class RedisSessionStore implements SessionStore {
     // DEL, not GETDEL: an unreadable record (another type) must go too.
     const [[, raw]] = (await this.redis.multi().get(this.sKey(idHash)).del(this.sKey(idHash)).exec()) as [[Error | null, string | null], unknown];
     const session = typeof raw === 'string' ? readable(raw) : undefined;
-    if (session) await this.redis.srem(this.uKey(session.sub), idHash);
+    // The bare hash too: an entry written before members carried their creation time.
+    if (session) await this.redis.srem(this.uKey(session.sub), indexMember(idHash, session.createdAt), idHash);
     return session;
   }
 
   async listByUser(sub: string): Promise<{ idHash: string; session: StoredSession }[]> {
-    const hashes = await this.redis.smembers(this.uKey(sub));
+    const members = await this.redis.smembers(this.uKey(sub));
+    const entries = members.map(readIndexMember);
     // A key of another type answers WRONGTYPE: like an unreadable record, no session of the user's.
-    const raws = await Promise.all(hashes.map((h) => this.redis.get(this.sKey(h)).catch(() => null)));
+    const raws = await Promise.all(entries.map((e) => this.redis.get(this.sKey(e.id)).catch(() => null)));
+    const now = this.clock.now();
     const out: { idHash: string; session: StoredSession }[] = [];
     const gone: string[] = [];
     raws.forEach((raw, i) => {
       const session = raw === null ? undefined : readable(raw);
-      if (session) out.push({ idHash: hashes[i] as string, session });
-      else gone.push(hashes[i] as string);
+      const entry = entries[i] as { id: string; createdAt: number };
+      if (session) out.push({ idHash: entry.id, session });
+      // Not found may mean "being written by another instance right now": kept until it cannot be.
+      else if (danglingSince(entry.createdAt, now)) gone.push(members[i] as string);
     });
     if (gone.length > 0) await this.redis.srem(this.uKey(sub), ...gone);
     return out;
   }
 
   async deleteByUser(sub: string): Promise<string[]> {
-    const hashes = await this.redis.smembers(this.uKey(sub));
-    const deleted = await Promise.all(hashes.map((h) => this.redis.del(this.sKey(h))));
+    const members = await this.redis.smembers(this.uKey(sub));
+    const ids = members.map((m) => readIndexMember(m).id);
+    const deleted = await Promise.all(ids.map((h) => this.redis.del(this.sKey(h))));
     // Only members read and found: a session created meanwhile (its index entry is written before
     // its record) stays listed and revocable, never lost from the index by a DEL of the whole set.
-    const ended = hashes.filter((_, i) => deleted[i] === 1);
+    const ended = members.filter((_, i) => deleted[i] === 1);
     if (ended.length > 0) await this.redis.srem(this.uKey(sub), ...ended);
-    return ended;
+    return ids.filter((_, i) => deleted[i] === 1);
   }
 
   async hit(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }> {

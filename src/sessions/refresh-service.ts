@@ -3,7 +3,7 @@
 import { createCipheriv, createDecipheriv, hash, randomBytes } from 'node:crypto';
 import { GatewayError } from '../errors.js';
 import type { ClaimsRefresh } from './claims-refresh.js';
-import type { Clock } from '../forward/upstream-group.js';
+import type { Clock } from '../clock.js';
 import type { RefreshStore } from './refresh-store.js';
 
 export interface TokenResponse {

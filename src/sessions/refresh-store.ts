@@ -5,6 +5,7 @@
 // successor within the grace window, which gets the same answer again (stored encrypted under a key
 // only the presented token derives). Family keys share a hash tag: one slot in Redis Cluster.
 import type { RedisClient } from '../adapters/redis.js';
+import { danglingSince, indexMember, readIndexMember } from './user-index.js';
 
 export interface Family {
   readonly familyId: string;
@@ -100,7 +101,7 @@ export class RedisRefreshStore implements RefreshStore {
   async create(f: Family, tokenHash: string, idleMs: number): Promise<void> {
     const ttl = Math.max(1, Math.min(idleMs, f.expiresAt - f.createdAt));
     const u = this.userKey(f.sub);
-    await this.redis.multi().sadd(u, f.familyId).pexpire(u, f.expiresAt - f.createdAt).exec();
+    await this.redis.multi().sadd(u, indexMember(f.familyId, f.createdAt)).pexpire(u, f.expiresAt - f.createdAt).exec();
     await this.redis
       .multi()
       .hset(this.famKey(f.familyId), {
@@ -151,30 +152,37 @@ export class RedisRefreshStore implements RefreshStore {
 
   async trimUser(sub: string, max: number, now: number, idleMs: number): Promise<number> {
     const u = this.userKey(sub);
-    const ids = await this.redis.smembers(u);
-    const rows = await Promise.all(ids.map((id) => this.redis.hmget(this.famKey(id), 'createdAt', 'expiresAt', 'lastUsedAt', 'revoked')));
-    const alive: { id: string; createdAt: number }[] = [];
+    const members = await this.redis.smembers(u);
+    const entries = members.map(readIndexMember);
+    const rows = await Promise.all(entries.map((e) => this.redis.hmget(this.famKey(e.id), 'createdAt', 'expiresAt', 'lastUsedAt', 'revoked')));
+    const alive: { member: string; id: string; createdAt: number }[] = [];
     const ended: string[] = [];
     rows.forEach(([createdAt, expiresAt, lastUsedAt, revoked], i) => {
-      const id = ids[i] as string;
+      const member = members[i] as string;
+      const entry = entries[i] as { id: string; createdAt: number };
+      // No hash may mean "being written by another instance right now": kept until it cannot be.
+      if (createdAt === null) {
+        if (danglingSince(entry.createdAt, now)) ended.push(member);
+        return;
+      }
       const f = { revoked: revoked !== '0', expiresAt: Number(expiresAt), lastUsedAt: Number(lastUsedAt) };
-      if (createdAt !== null && live(f, now, idleMs)) alive.push({ id, createdAt: Number(createdAt) });
-      else ended.push(id);
+      if (live(f, now, idleMs)) alive.push({ member, id: entry.id, createdAt: Number(createdAt) });
+      else ended.push(member);
     });
-    const excess = alive.sort((a, b) => b.createdAt - a.createdAt).slice(max).map((f) => f.id);
-    await Promise.all(excess.map((id) => this.redis.eval(REVOKE_FAMILY, 1, this.famKey(id))));
-    const gone = [...ended, ...excess];
+    const excess = alive.sort((a, b) => b.createdAt - a.createdAt).slice(max);
+    await Promise.all(excess.map((f) => this.redis.eval(REVOKE_FAMILY, 1, this.famKey(f.id))));
+    const gone = [...ended, ...excess.map((f) => f.member)];
     if (gone.length > 0) await this.redis.srem(u, ...gone);
     return excess.length;
   }
 
   async revokeUser(sub: string): Promise<number> {
-    const families = await this.redis.smembers(this.userKey(sub));
+    const members = await this.redis.smembers(this.userKey(sub));
     // HSET on a family key that expired meanwhile would recreate it without a TTL: only live ones.
-    const found = await Promise.all(families.map((id) => this.redis.eval(REVOKE_FAMILY, 1, this.famKey(id))));
+    const found = await Promise.all(members.map((m) => this.redis.eval(REVOKE_FAMILY, 1, this.famKey(readIndexMember(m).id))));
     // Only members read and found: a family created meanwhile (index entry first, hash second)
     // stays listed and revocable.
-    const ended = families.filter((_, i) => found[i] === 1);
+    const ended = members.filter((_, i) => found[i] === 1);
     if (ended.length > 0) await this.redis.srem(this.userKey(sub), ...ended);
     return ended.length;
   }

@@ -4,7 +4,7 @@
 // down the cache is bypassed entirely, so a revocation is never missed.
 import { LRUCache } from 'lru-cache';
 import { GatewayError } from '../errors.js';
-import type { Clock } from '../forward/upstream-group.js';
+import type { Clock } from '../clock.js';
 import { hashSessionId, isSessionIdShape, newHandle, newSessionId } from './ids.js';
 import { claimsDigest, sameClaims, type ClaimsRefresh } from './claims-refresh.js';
 import { UnreadableSessionError, type InvalidationBus, type InvalidationEvent, type SessionStore, type StoredSession } from './store.js';

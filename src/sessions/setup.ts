@@ -4,7 +4,7 @@
 // means protected routes answer 503 until it is back.
 import { createRedisClient, describeRedis, type RedisClient } from '../adapters/redis.js';
 import type { GatewayConfig } from '../config/schema.js';
-import type { Clock } from '../forward/upstream-group.js';
+import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { MemoryBus, MemorySessionStore } from './memory-store.js';
 import { RedisBus, RedisSessionStore } from './redis-store.js';
@@ -66,7 +66,7 @@ export async function createSessionBackend(cfg: GatewayConfig, clock: Clock, log
   const subscriber = createRedisClient(cfg.redis, 'subscriber');
   subscriber.on('error', () => undefined);
   subscriber.on('reconnecting', () => observe?.reconnecting('subscriber'));
-  const store = new RedisSessionStore(redis, cfg.redis.keyPrefix, cfg.session.absoluteTimeout);
+  const store = new RedisSessionStore(redis, cfg.redis.keyPrefix, cfg.session.absoluteTimeout, clock);
   const bus = new RedisBus(redis, subscriber, cfg.redis.keyPrefix);
   return {
     kind: 'redis',

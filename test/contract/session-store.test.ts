@@ -2,6 +2,7 @@
 // behave the same, so development on one means production on the other.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/clock.js';
 import { MemorySessionStore } from '../../src/sessions/memory-store.js';
 import { RedisSessionStore } from '../../src/sessions/redis-store.js';
 import type { SessionStore, StoredSession } from '../../src/sessions/store.js';
@@ -35,7 +36,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const stores: [string, () => SessionStore][] = [
   ['memory', () => new MemorySessionStore({ now: () => Date.now() })],
-  ['redis', () => new RedisSessionStore(client, `t${++n}:`, 60_000)],
+  ['redis', () => new RedisSessionStore(client, `t${++n}:`, 60_000, systemClock)],
 ];
 
 describe.each(stores)('%s session store', (_name, make) => {
@@ -136,7 +137,7 @@ describe.each(stores)('%s session store', (_name, make) => {
 
 describe('redis store keys', () => {
   it('hold a hash of the session id, never anything else identifying the session', async () => {
-    const store = new RedisSessionStore(client, 'keys:', 60_000);
+    const store = new RedisSessionStore(client, 'keys:', 60_000, systemClock);
     await store.create('the-hash', session('henry'), 10_000);
     const keys = (await client.keys('keys:*')).sort();
     expect(keys).toEqual(['keys:s:the-hash', 'keys:u:henry']);

@@ -3,10 +3,12 @@
 // revoked or still listed, never dropped from the index where no later revocation could find it.
 // The window is small, so the read is held open by hand; real redis-server throughout.
 import type { Redis } from 'ioredis';
+import { systemClock } from '../../src/clock.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisRefreshStore } from '../../src/sessions/refresh-store.js';
 import { RedisSessionStore } from '../../src/sessions/redis-store.js';
 import type { StoredSession } from '../../src/sessions/store.js';
+import { CREATION_GRACE_MS, readIndexMember } from '../../src/sessions/user-index.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 
 let redis: RedisServer;
@@ -52,8 +54,8 @@ const session = (sub: string, now = Date.now()): StoredSession => ({
 describe('a sign-in racing a user revocation', () => {
   it('is still listed afterwards (sessions)', async () => {
     const held = heldClient();
-    const revoking = new RedisSessionStore(held.client, 'race:', 3_600_000);
-    const signingIn = new RedisSessionStore(plain, 'race:', 3_600_000);
+    const revoking = new RedisSessionStore(held.client, 'race:', 3_600_000, systemClock);
+    const signingIn = new RedisSessionStore(plain, 'race:', 3_600_000, systemClock);
     await signingIn.create('old', session('dana'), 60_000);
     const revocation = revoking.deleteByUser('dana');
     await held.read;
@@ -81,13 +83,94 @@ describe('a sign-in racing a user revocation', () => {
     await revocation;
     // The racing family is still listed; the revoked one is gone from the index (an entry whose
     // family had already expired may linger until the next trim, harmlessly).
-    const index = await plain.smembers('race:ru:erin');
+    const index = (await plain.smembers('race:ru:erin')).map((m) => readIndexMember(m).id);
     expect(index).toContain('new-family-00000000000');
     expect(index).not.toContain('old-family-00000000000');
     expect(await issuing.family('new-family-00000000000')).toBeDefined();
     expect(await issuing.family('old-family-00000000000')).toBeUndefined();
     expect(await plain.exists('race:rf:{expired-fam-0000000000}')).toBe(0);
     held.client.disconnect();
+  });
+});
+
+/** A client whose next write of `command` (a SET, or the second MULTI) waits for `release()`: a creation caught between its index entry and its record. */
+function heldWrite(command: 'set' | 'multi'): { client: Redis; indexed: Promise<void>; release: () => void } {
+  const client = redis.client();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let indexedDone!: () => void;
+  const indexed = new Promise<void>((r) => (indexedDone = r));
+  if (command === 'set') {
+    const set = client.set.bind(client) as (...a: unknown[]) => Promise<unknown>;
+    (client as unknown as { set: (...a: unknown[]) => Promise<unknown> }).set = async (...a: unknown[]) => {
+      indexedDone();
+      await gate;
+      return set(...a);
+    };
+  } else {
+    const multi = client.multi.bind(client);
+    let calls = 0;
+    (client as unknown as { multi: () => unknown }).multi = () => {
+      const m = multi();
+      if (++calls !== 2) return m;
+      const exec = m.exec.bind(m);
+      (m as unknown as { exec: () => Promise<unknown> }).exec = async () => {
+        indexedDone();
+        await gate;
+        return exec();
+      };
+      return m;
+    };
+  }
+  return { client, indexed, release };
+}
+
+describe('a listing while another instance is between the index entry and the record', () => {
+  it('keeps the entry: the session is counted by the next listing and ended by "log out everywhere"', async () => {
+    const held = heldWrite('set');
+    const creating = new RedisSessionStore(held.client, 'mid:', 3_600_000, systemClock);
+    const other = new RedisSessionStore(plain, 'mid:', 3_600_000, systemClock);
+    const creation = creating.create('in-flight', session('gus'), 60_000);
+    await held.indexed;
+    expect(await other.listByUser('gus')).toEqual([]);
+    held.release();
+    await creation;
+    expect((await other.listByUser('gus')).map((s) => s.idHash)).toEqual(['in-flight']);
+    expect(await other.deleteByUser('gus')).toEqual(['in-flight']);
+    held.client.disconnect();
+  });
+
+  it('keeps the entry of a refresh family being written, which a later revocation then ends', async () => {
+    const held = heldWrite('multi');
+    const creating = new RedisRefreshStore(held.client, 'mid:');
+    const other = new RedisRefreshStore(plain, 'mid:');
+    const now = Date.now();
+    const creation = creating.create({ familyId: 'in-flight-family-00000', sub: 'hal', claims: {}, createdAt: now, expiresAt: now + 60_000 }, 'h', 60_000);
+    await held.indexed;
+    expect(await other.trimUser('hal', 5, Date.now(), 60_000)).toBe(0);
+    held.release();
+    await creation;
+    expect(await other.revokeUser('hal')).toBe(1);
+    expect(await other.family('in-flight-family-00000')).toBeUndefined();
+    held.client.disconnect();
+  });
+
+  it('prunes an entry without a record once it is older than any creation can take, and reads entries of the old format', async () => {
+    let now = Date.now();
+    const clock = { now: () => now };
+    const store = new RedisSessionStore(plain, 'old:', 3_600_000, clock);
+    await plain.sadd('old:u:ivy', `${now}:never-written`, 'legacy-dangling');
+    await store.create('legacy-live', session('ivy', now), 60_000);
+    // A live session indexed the old way (the bare hash) is still found and ended.
+    await plain.srem('old:u:ivy', `${now}:legacy-live`);
+    await plain.sadd('old:u:ivy', 'legacy-live');
+    expect((await store.listByUser('ivy')).map((s) => s.idHash)).toEqual(['legacy-live']);
+    expect((await plain.smembers('old:u:ivy')).sort()).toEqual([`${now}:never-written`, 'legacy-live']);
+    now += CREATION_GRACE_MS + 1;
+    await store.listByUser('ivy');
+    expect(await plain.smembers('old:u:ivy')).toEqual(['legacy-live']);
+    expect(await store.deleteByUser('ivy')).toEqual(['legacy-live']);
+    expect(await plain.exists('old:u:ivy')).toBe(0);
   });
 });
 

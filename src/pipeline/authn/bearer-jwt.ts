@@ -7,7 +7,7 @@ import { hash, type KeyObject } from 'node:crypto';
 import { decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { GatewayError } from '../../errors.js';
-import type { Clock } from '../../forward/upstream-group.js';
+import type { Clock } from '../../clock.js';
 import type { KeySet } from '../../keys/keyset.js';
 import { JwksUnavailableError, NoMatchingKeyError, type RemoteJwks } from '../../keys/remote-jwks.js';
 import { valueAt } from '../../sessions/claim-path.js';

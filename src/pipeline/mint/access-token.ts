@@ -3,7 +3,7 @@
 // other audiences) in either direction.
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import type { Clock } from '../../forward/upstream-group.js';
+import type { Clock } from '../../clock.js';
 import type { KeySet } from '../../keys/keyset.js';
 import type { AccessTokenSigner } from '../../sessions/refresh-service.js';
 

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
-import type { Clock } from '../../forward/upstream-group.js';
+import type { Clock } from '../../clock.js';
 import type { KeySet } from '../../keys/keyset.js';
 import type { Principal } from '../principal.js';
 
