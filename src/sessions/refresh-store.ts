@@ -45,6 +45,8 @@ function live(f: { revoked: boolean; expiresAt: number; lastUsedAt: number }, no
 }
 
 const ROTATE = `
+-- Effects, not the script, are replicated (the default from Redis 7; needed on 5 and 6 for a write after TIME).
+redis.replicate_commands()
 local fam = redis.call('HMGET', KEYS[1], 'revoked', 'expiresAt', 'current', 'lastUsedAt', 'sub', 'claims', 'createdAt')
 if not fam[2] then return {'invalid'} end
 if fam[1] == '1' then return {'invalid'} end
@@ -65,15 +67,19 @@ if not tok.usedAt then
   local ttl = math.min(idle, tonumber(fam[2]) - now)
   tok.usedAt = now
   tok.successor = ARGV[2]
-  tok.payload = ARGV[5]
+  -- The used token stays (reuse detection) while its family may live; the sealed answer for a
+  -- retry only for the grace window (and a second more, so its expiry never comes first).
   redis.call('SET', KEYS[2], cjson.encode(tok), 'PX', ttl)
+  redis.call('SET', KEYS[4], ARGV[5], 'PX', math.max(1, math.min(ttl, tonumber(ARGV[3]) + 1000)))
   redis.call('SET', KEYS[3], cjson.encode({gen = tok.gen + 1}), 'PX', ttl)
   redis.call('HSET', KEYS[1], 'current', ARGV[2], 'lastUsedAt', tostring(now))
   redis.call('PEXPIRE', KEYS[1], math.max(1, tonumber(fam[2]) - now))
   return {'rotated'}
 end
 if now - tonumber(tok.usedAt) <= tonumber(ARGV[3]) and fam[3] == tok.successor then
-  return {'grace', tok.payload}
+  local payload = redis.call('GET', KEYS[4])
+  if not payload then return {'invalid'} end
+  return {'grace', payload}
 end
 redis.call('HSET', KEYS[1], 'revoked', '1')
 return {'reuse', fam[5]}`;
@@ -93,6 +99,10 @@ export class RedisRefreshStore implements RefreshStore {
   }
   private tokKey(id: string, hash: string): string {
     return `${this.prefix}rt:{${id}}:${hash}`;
+  }
+  /** The sealed answer a retry of a just-used token gets, kept for the grace window only. */
+  private graceKey(id: string, hash: string): string {
+    return `${this.prefix}rg:{${id}}:${hash}`;
   }
   private userKey(sub: string): string {
     return `${this.prefix}ru:${sub}`;
@@ -127,10 +137,11 @@ export class RedisRefreshStore implements RefreshStore {
   async rotate(familyId: string, oldHash: string, newHash: string, payload: string, now: number, graceMs: number, idleMs: number): Promise<RotateResult> {
     const r = (await this.redis.eval(
       ROTATE,
-      3,
+      4,
       this.famKey(familyId),
       this.tokKey(familyId, oldHash),
       this.tokKey(familyId, newHash),
+      this.graceKey(familyId, oldHash),
       now,
       newHash,
       graceMs,
@@ -218,6 +229,8 @@ export class MemoryRefreshStore implements RefreshStore {
         f.revoked = true;
         return { kind: 'reuse', sub: f.sub };
       }
+      // Only the immediate predecessor can be retried: older answers are dropped, as Redis expires them.
+      for (const t of f.tokens.values()) delete t.payload;
       Object.assign(tok, { usedAt: now, successor: newHash, payload });
       f.tokens.set(newHash, {});
       f.current = newHash;
@@ -230,6 +243,8 @@ export class MemoryRefreshStore implements RefreshStore {
   }
 
   async trimUser(sub: string, max: number, now: number, idleMs: number): Promise<number> {
+    // Ended families go, as their keys expire in Redis: a long-running development gateway stays small.
+    for (const [id, f] of this.families) if (f.sub === sub && !live(f, now, idleMs)) this.families.delete(id);
     const alive = [...this.families.values()].filter((f) => f.sub === sub && live(f, now, idleMs)).sort((a, b) => b.createdAt - a.createdAt);
     for (const f of alive.slice(max)) f.revoked = true;
     return Math.max(0, alive.length - max);

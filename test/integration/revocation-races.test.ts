@@ -175,6 +175,22 @@ describe('a listing while another instance is between the index entry and the re
 });
 
 describe('refresh rotation decides by Redis time', () => {
+  it('keeps a used token for reuse detection while the family may live, its sealed answer only for the grace window', async () => {
+    const store = new RedisRefreshStore(plain, 'grace:');
+    const now = Date.now();
+    await store.create({ familyId: 'grace-family-000000000', sub: 'gil', claims: {}, createdAt: now, expiresAt: now + 3_600_000 }, 'old', 600_000);
+    expect(await store.rotate('grace-family-000000000', 'old', 'new', 'sealed-answer', now, 300, 600_000)).toEqual({ kind: 'rotated' });
+    expect(await plain.pttl('grace:rg:{grace-family-000000000}:old')).toBeLessThanOrEqual(1300);
+    expect(await plain.pttl('grace:rt:{grace-family-000000000}:old')).toBeGreaterThan(500_000);
+    expect(await plain.get('grace:rt:{grace-family-000000000}:old')).not.toContain('sealed-answer');
+    expect(await store.rotate('grace-family-000000000', 'old', 'new2', 'other', now, 300, 600_000)).toEqual({ kind: 'grace', payload: 'sealed-answer' });
+    await new Promise((r) => setTimeout(r, 1400));
+    // The answer is gone, the used token is not: presenting it now is reuse, and ends the family.
+    expect(await plain.exists('grace:rg:{grace-family-000000000}:old')).toBe(0);
+    expect(await store.rotate('grace-family-000000000', 'old', 'new3', 'other', now, 300, 600_000)).toEqual({ kind: 'reuse', sub: 'gil' });
+    expect(await store.family('grace-family-000000000')).toBeUndefined();
+  });
+
   it('a retry within the grace window from an instance whose clock is two minutes ahead gets the same answer, not "reuse"', async () => {
     const store = new RedisRefreshStore(plain, 'skew:');
     const now = Date.now();
