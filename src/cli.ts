@@ -23,7 +23,7 @@ Options:
   --config PATH  gateway.yaml to use (default: $GATEWAY_CONFIG, else ./config/gateway.yaml)
   --alg ALG      keygen: ${SIGNING_ALGORITHMS.join(', ')} (default ES256)
   --out DIR      keygen: directory to write into (default ./keys)
-  --kid KID      keygen: key id (default: derived from the key's thumbprint)
+  --kid KID      keygen: key id (default: the UTC time and part of the thumbprint, so keys sort by age)
   --user SUB     sessions revoke: the user whose sessions end
   --production   check-config: development settings are problems, not warnings
   -h, --help     Show this help.

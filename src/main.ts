@@ -21,10 +21,12 @@ import { ConfigError, formatProblem } from './errors.js';
 import { PoolRegistry } from './forward/pools.js';
 import { systemClock, type Clock } from './clock.js';
 import { WebSocketProxy } from './forward/websocket.js';
+import { watchAcceptErrors } from './http/accept-errors.js';
 import { createPublicServer } from './http/server.js';
 import type { DestinationStream } from 'pino';
 import { createAccessLog, createLogger, type Logger } from './log.js';
 import { LineStream } from './log-stream.js';
+import { watchDescriptors } from './metrics/fd-watch.js';
 import { createMetrics } from './metrics/metrics.js';
 import { compileRoutes, originsOf, type CompiledRoute } from './pipeline/route.js';
 import type { RouteTable } from './routing/table.js';
@@ -169,6 +171,9 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
   );
   const guard = new AdminGuard({ allowedHosts: gw.admin.allowedHosts, credential: admin.credential });
   const adminServer = createAdminServer({ registry, readiness, logger, newRequestId, guard }, auth.adminEndpoints);
+  watchAcceptErrors(publicServer, 'public', { logger, counter: metrics.acceptErrors, clock });
+  watchAcceptErrors(adminServer, 'admin', { logger, counter: metrics.acceptErrors, clock });
+  const descriptors = watchDescriptors({ logger, counter: metrics.fdHigh, clock });
 
   let reloading: Promise<boolean> = Promise.resolve(true);
   const reloadOnce = async (): Promise<boolean> => {
@@ -212,6 +217,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
   } catch (err) {
     // A port in use: release what started, so the caller's exit is not held up by a Redis client.
     watcher?.close();
+    descriptors.stop();
     publicServer.close();
     await pools.close();
     await auth.close();
@@ -224,6 +230,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     (stopping ??= (async () => {
       readiness.draining = true;
       watcher?.close();
+      descriptors.stop();
       // Load balancers notice /readyz only at their next probe: keep serving meanwhile, so no request
       // meets a closed port (what Kubernetes' preStop sleep is for).
       if (gw.shutdown.readinessDelay > 0) {

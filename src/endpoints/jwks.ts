@@ -4,10 +4,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KeySet } from '../keys/keyset.js';
 
 export const JWKS_PATH = '/.well-known/jwks.json';
+/** How long upstreams may cache the key set: the rotation guide's first wait (docs/sessions.md). */
+export const JWKS_MAX_AGE_S = 300;
 
 export function serveJwks(keys: KeySet, req: IncomingMessage, res: ServerResponse): void {
   const { body, etag } = keys.jwks;
-  const headers = { etag, 'cache-control': 'public, max-age=300', 'content-type': 'application/jwk-set+json' };
+  const headers = { etag, 'cache-control': `public, max-age=${JWKS_MAX_AGE_S}`, 'content-type': 'application/jwk-set+json' };
   if (req.headers['if-none-match'] === etag) {
     res.writeHead(304, headers);
     res.end();

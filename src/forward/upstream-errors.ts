@@ -2,7 +2,7 @@
 // the stable code.
 import type { ErrorCode } from '../errors.js';
 
-export type UpstreamFailureKind = 'connect' | 'timeout' | 'reset' | 'aborted' | 'other';
+export type UpstreamFailureKind = 'connect' | 'timeout' | 'reset' | 'aborted' | 'fd_exhausted' | 'other';
 
 interface Mapping {
   readonly kind: UpstreamFailureKind;
@@ -26,6 +26,9 @@ const BY_ERROR_CODE: Record<string, Mapping> = {
   UND_ERR_RES_CONTENT_LENGTH_MISMATCH: { kind: 'reset', code: 'upstream_error', beforeSend: false },
   UND_ERR_ABORTED: { kind: 'aborted', code: 'upstream_error', beforeSend: false },
   ABORT_ERR: { kind: 'aborted', code: 'upstream_error', beforeSend: false },
+  // The gateway is out of file descriptors, not the target at fault: never ejected for it.
+  EMFILE: { kind: 'fd_exhausted', code: 'upstream_unavailable', beforeSend: false },
+  ENFILE: { kind: 'fd_exhausted', code: 'upstream_unavailable', beforeSend: false },
 };
 
 const OTHER: Mapping = { kind: 'other', code: 'upstream_error', beforeSend: false };

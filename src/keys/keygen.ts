@@ -7,10 +7,21 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 export const SIGNING_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
 export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
 
-export async function writeKey(dir: string, alg: SigningAlgorithm, kid?: string): Promise<{ file: string; kid: string; alg: string }> {
+/**
+ * A kid that says when the key was made (`20261204T213000Z-<8 of the thumbprint>`): keys written by
+ * keygen sort by age, which is how the key set picks its signer without tokens.activeKid (the
+ * oldest), so a new key is published before it ever signs.
+ */
+export const DATED_KID = /^\d{8}T\d{6}Z-[A-Za-z0-9_-]{8}$/;
+
+export function datedKid(at: Date, thumbprint: string): string {
+  return `${at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')}-${thumbprint.slice(0, 8)}`;
+}
+
+export async function writeKey(dir: string, alg: SigningAlgorithm, kid?: string, now = new Date()): Promise<{ file: string; kid: string; alg: string }> {
   const { privateKey } = await generateKeyPair(alg, { extractable: true, modulusLength: 3072, crv: alg === 'EdDSA' ? 'Ed25519' : undefined });
   const jwk = await exportJWK(privateKey);
-  const id = kid ?? (await calculateJwkThumbprint(jwk)).slice(0, 16);
+  const id = kid ?? datedKid(now, await calculateJwkThumbprint(jwk));
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) throw new Error('--kid must be 1-64 letters, digits, ".", "_" or "-"');
   const file = join(dir, `${id}.private.jwk.json`);
   await mkdir(dir, { recursive: true, mode: 0o700 });

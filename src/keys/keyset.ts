@@ -1,11 +1,15 @@
-// The gateway's signing keys: loaded from a directory of PEM or JWK files at start. One key signs
-// (tokens.activeKid, else the first private key by file name); every key is published in the JWKS,
-// so a new key can be published before it signs and an old one kept until its tokens expire.
+// The gateway's signing keys: loaded from a directory of PEM or JWK files at start. One key signs:
+// tokens.activeKid; without it the only private key, or the oldest of several keygen-dated ones.
+// Several private keys of no known age and no activeKid are refused: signing with a key upstreams
+// have not fetched yet fails every verification until their JWKS caches expire. Every key is
+// published in the JWKS, so a new key can be published before it signs and an old one kept until
+// its tokens expire.
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import { ConfigError } from '../errors.js';
+import { DATED_KID } from './keygen.js';
 
 export type Algorithm = 'ES256' | 'EdDSA' | 'RS256' | 'PS256' | 'HS256';
 
@@ -130,7 +134,7 @@ export async function loadKeySet(opts: KeySetOptions): Promise<KeySet> {
   }
 
   const signers = loaded.filter((k) => k.privateKey || k.secret);
-  const active = opts.activeKid ? signers.find((k) => k.kid === opts.activeKid) : signers[0];
+  const active = opts.activeKid ? signers.find((k) => k.kid === opts.activeKid) : defaultSigner(opts.dir, signers);
   if (!active) throw problem(opts.dir, `tokens.activeKid "${opts.activeKid}" names no private key in this directory`);
   if (active.alg !== opts.algorithm && !(opts.generateDevKey && active.file === '(generated)')) {
     throw problem(active.file, `the active key is ${active.alg} but tokens.algorithm is ${opts.algorithm}`);
@@ -157,4 +161,15 @@ export async function loadKeySet(opts: KeySetOptions): Promise<KeySet> {
     jwks: { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` },
     verifiers,
   };
+}
+
+/** Without tokens.activeKid: the only private key, or the oldest keygen-dated one (never a key that may not be published yet). */
+function defaultSigner(dir: string, signers: Loaded[]): Loaded | undefined {
+  if (signers.length <= 1) return signers[0];
+  if (signers.every((k) => DATED_KID.test(k.kid))) return [...signers].sort((a, b) => (a.kid < b.kid ? -1 : 1))[0];
+  throw problem(
+    dir,
+    `holds ${signers.length} private keys (${signers.map((k) => k.kid).join(', ')}) and tokens.activeKid is not set: ` +
+      'set it to the key that signs now (a new key signs only once upstreams have fetched it; see docs/sessions.md, key rotation)',
+  );
 }

@@ -41,8 +41,19 @@ export function createMetrics(registry: Registry, options: MetricsOptions = { de
     request: new RequestMetrics(registry),
     upstreamErrors: new Counter({
       name: 'gateway_upstream_errors_total',
-      help: 'Upstream failures by route and kind (connect, timeout, reset, aborted, other).',
+      help: 'Upstream failures by route and kind (connect, timeout, reset, aborted, fd_exhausted, other).',
       labelNames: ['route', 'kind'] as const,
+      registers,
+    }),
+    acceptErrors: new Counter({
+      name: 'gateway_accept_errors_total',
+      help: 'Connections a listener could not accept, by listener and reason (fd_exhausted: out of file descriptors; other).',
+      labelNames: ['listener', 'reason'] as const,
+      registers,
+    }),
+    fdHigh: new Counter({
+      name: 'gateway_fd_near_limit_total',
+      help: 'Once-a-second checks that found the process at 90% or more of its file-descriptor limit (connections are being refused).',
       registers,
     }),
     clientErrors: new Counter({

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
+import { writeKey } from '../../src/keys/keygen.js';
 import { loadKeySet } from '../../src/keys/keyset.js';
 import { ConfigError } from '../../src/errors.js';
 import { startTestGateway } from '../support/gateway.js';
@@ -25,16 +26,27 @@ async function privateJwk(alg: 'ES256' | 'EdDSA' | 'RS256', kid: string): Promis
 }
 
 describe('key set', () => {
-  it('signs with the first private key by file name and publishes every key', async () => {
-    const dir = await keyDir({ 'a.private.jwk.json': await privateJwk('ES256', 'old'), 'b.private.jwk.json': await privateJwk('ES256', 'new') });
+  it('refuses several private keys of unknown age without tokens.activeKid: a key may not sign before it is published', async () => {
+    const dir = await keyDir({ 'a.private.jwk.json': await privateJwk('ES256', 'zz-old'), 'b.private.jwk.json': await privateJwk('ES256', 'aa-new') });
+    await expect(loadKeySet({ dir, algorithm: 'ES256', generateDevKey: false, warn })).rejects.toThrow(/2 private keys .*tokens\.activeKid is not set/);
+  });
+
+  it('keygen names keys by date: of several, the oldest signs until tokens.activeKid names another, and all are published', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gw-keys-'));
+    // The newer key is written first, and its thumbprint part may sort either way: the date decides.
+    const newer = await writeKey(dir, 'ES256', undefined, new Date('2026-12-04T10:00:00Z'));
+    const older = await writeKey(dir, 'ES256', undefined, new Date('2026-06-01T09:30:15Z'));
+    expect(older.kid).toMatch(/^20260601T093015Z-[A-Za-z0-9_-]{8}$/);
+    expect(newer.kid).toMatch(/^20261204T100000Z-/);
     const ks = await loadKeySet({ dir, algorithm: 'ES256', generateDevKey: false, warn });
-    expect(ks.signing.kid).toBe('old');
+    expect(ks.signing.kid).toBe(older.kid);
     const jwks = JSON.parse(ks.jwks.body) as { keys: Record<string, string>[] };
-    expect(jwks.keys.map((k) => k.kid).sort()).toEqual(['new', 'old']);
+    expect(jwks.keys.map((k) => k.kid).sort()).toEqual([older.kid, newer.kid].sort());
     for (const k of jwks.keys) {
       expect(k).toMatchObject({ use: 'sig', alg: 'ES256', kty: 'EC' });
       expect(k.d).toBeUndefined();
     }
+    expect((await loadKeySet({ dir, algorithm: 'ES256', activeKid: newer.kid, generateDevKey: false, warn })).signing.kid).toBe(newer.kid);
   });
 
   it('signs with tokens.activeKid when set, so a published key can start signing later', async () => {

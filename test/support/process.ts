@@ -18,8 +18,15 @@ export interface GatewayProcess {
 
 const CLI = join(import.meta.dirname, '../../src/cli.ts');
 
-export function spawnGateway(configPath: string, env: NodeJS.ProcessEnv = {}): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '--config', configPath], {
+export interface SpawnOptions {
+  /** A file-descriptor limit for the process (prlimit --nofile), soft and hard. */
+  readonly nofile?: number;
+}
+
+export function spawnGateway(configPath: string, env: NodeJS.ProcessEnv = {}, opts: SpawnOptions = {}): Promise<GatewayProcess> {
+  const node = [process.execPath, '--import', 'tsx', CLI, 'start', '--config', configPath];
+  const [command, ...args] = opts.nofile === undefined ? node : ['prlimit', `--nofile=${opts.nofile}:${opts.nofile}`, '--', ...node];
+  const child = spawn(command as string, args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

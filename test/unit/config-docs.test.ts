@@ -64,3 +64,16 @@ describe('configuration docs', () => {
     expect(keyPaths(routesSchema).map((p) => p.replace(/^routes\[\]\.?/, '')).filter((p) => p && !documented(p))).toEqual([]);
   });
 });
+
+describe('the key rotation guide', () => {
+  it('waits as long as the JWKS may be cached and as long as the gateway-signed tokens live', async () => {
+    const { JWKS_MAX_AGE_S } = await import('../../src/endpoints/jwks.js');
+    const guide = readFileSync(new URL('../../docs/sessions.md', import.meta.url), 'utf8');
+    const steps = guide.slice(guide.indexOf('Rotation without a failed verification'), guide.indexOf('## express-session mode'));
+    expect(steps).toContain(`max-age=${JWKS_MAX_AGE_S}`);
+    expect(steps).toContain(`**${JWKS_MAX_AGE_S / 60} minutes**`);
+    const defaults = gatewaySchema.parse({});
+    expect(steps).toContain(`\`tokens.ttl\` (internal tokens, default ${defaults.tokens.ttl / 1000} s)`);
+    expect(steps).toContain(`\`accessTokens.ttl\` (the gateway's access\n   tokens, default ${defaults.accessTokens.ttl / 60_000} minutes`);
+  });
+});
