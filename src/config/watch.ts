@@ -31,21 +31,45 @@ export function watchRoutesFile(
   let lastHash = initialHash;
   let timer: NodeJS.Timeout | undefined;
   let watcher: FSWatcher | undefined;
+  // One check at a time: two overlapping ones would both see the change and reload twice. An event
+  // during a check asks for another after it.
+  let running = false;
+  let again = false;
+  let closed = false;
   const schedule = (ms: number) => {
     clearTimeout(timer);
     timer = setTimeout(() => void check(), ms);
   };
-  const check = async () => {
+  const settled = async (): Promise<string | undefined> => {
     const hash = await contentHash(file);
-    if (hash === undefined || hash === lastHash) return;
+    if (hash === undefined || hash === lastHash) return undefined;
     await new Promise((r) => setTimeout(r, stableMs));
     // Still being written: look again once it has settled.
     if ((await contentHash(file)) !== hash) {
-      schedule(debounceMs);
+      again = true;
+      return undefined;
+    }
+    return hash;
+  };
+  const check = async () => {
+    if (running) {
+      again = true;
       return;
     }
-    lastHash = hash;
-    onChange();
+    running = true;
+    try {
+      const hash = await settled();
+      if (hash !== undefined && !closed) {
+        lastHash = hash;
+        onChange();
+      }
+    } finally {
+      running = false;
+      if (again && !closed) {
+        again = false;
+        schedule(debounceMs);
+      }
+    }
   };
   try {
     watcher = watch(dirname(file), { persistent: false }, () => schedule(debounceMs));
@@ -55,6 +79,7 @@ export function watchRoutesFile(
   }
   return {
     close() {
+      closed = true;
       clearTimeout(timer);
       watcher?.close();
     },
