@@ -13,7 +13,8 @@ import { loadKeySet } from '../src/keys/keyset.js';
 import { RouteTable } from '../src/routing/table.js';
 import { TokenMinter, mintScope } from '../src/pipeline/mint/minter.js';
 import type { Principal } from '../src/pipeline/principal.js';
-import { MemoryBus, MemorySessionStore } from '../src/sessions/memory-store.js';
+import { MemoryBus } from '../src/adapters/memory/bus.js';
+import { MemorySessionStore } from '../src/adapters/memory/session-store.js';
 import { SessionService } from '../src/sessions/service.js';
 
 export interface MicroResult {

@@ -99,3 +99,8 @@ export class ConfigError extends Error {
     this.problems = problems;
   }
 }
+
+/** A store (Redis) that did not answer: 503, fail closed, the client told to retry in a second. */
+export function storeUnavailable(cause: unknown): GatewayError {
+  return new GatewayError('session_store_unavailable', { cause, headers: { 'retry-after': '1' } });
+}

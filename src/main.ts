@@ -28,7 +28,8 @@ import { createAccessLog, createLogger, type Logger } from './log.js';
 import { LineStream } from './log-stream.js';
 import { watchDescriptors } from './metrics/fd-watch.js';
 import { createMetrics } from './metrics/metrics.js';
-import { compileRoutes, originsOf, type CompiledRoute } from './pipeline/route.js';
+import type { CompiledRoute } from './pipeline/exchange.js';
+import { compileRoutes, originsOf } from './pipeline/route.js';
 import type { RouteTable } from './routing/table.js';
 
 export interface StartOptions {

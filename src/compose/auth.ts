@@ -4,17 +4,17 @@
 import { dirname, resolve } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import { httpClaimsLookup, httpCredentialCheck, type VerifyCredentials } from '../endpoints/auth/verify.js';
-import { evictingPolicies } from '../adapters/eviction.js';
-import type { RedisClient } from '../adapters/redis.js';
-import { redisCondition } from '../adapters/redis-errors.js';
+import { evictingPolicies } from '../adapters/redis/eviction.js';
+import type { RedisClient } from '../adapters/redis/client.js';
+import { redisCondition } from '../adapters/redis/errors.js';
 import { sharedLookups, type ClaimsRefresh } from '../sessions/claims-refresh.js';
 import { authEndpoints } from '../endpoints/auth/endpoints.js';
 import type { AdminLookup } from '../endpoints/admin.js';
 import { JWKS_PATH, serveJwks } from '../endpoints/jwks.js';
 import type { Readiness } from '../endpoints/readiness.js';
-import { ConfigError, GatewayError } from '../errors.js';
+import { ConfigError, GatewayError, storeUnavailable } from '../errors.js';
 import type { Clock } from '../clock.js';
-import type { CookieAttributes } from '../http/cookies.js';
+import type { CookieAttributes } from '../wire/cookies.js';
 import type { EndpointLookup } from '../http/handler.js';
 import type { Exchange } from '../pipeline/exchange.js';
 import { sendJson } from '../http/json-response.js';
@@ -24,11 +24,12 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Authenticator } from '../pipeline/authn/authenticator.js';
 import { expressSessionAuthenticator } from '../pipeline/authn/express-session.js';
 import { sessionCookieAuthenticator } from '../pipeline/authn/session-cookie.js';
-import { ExpressSessionReader } from '../sessions/express-session.js';
+import { ExpressSessionReader } from '../adapters/redis/express-session.js';
 import { TokenMinter } from '../pipeline/mint/minter.js';
 import type { AuthDeps } from '../pipeline/route.js';
+import { observedRateLimits, type StoreCallObserver } from '../rate-limit/store.js';
 import { SessionService } from '../sessions/service.js';
-import { createSessionBackend, type SessionBackend } from '../sessions/setup.js';
+import { createSessionBackend, type SessionBackend } from './session-backend.js';
 import type { JwksFetch } from '../keys/remote-jwks.js';
 import { buildTokenLayer, type TokenLayer } from './tokens.js';
 
@@ -155,6 +156,10 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
     lastLogged.set(condition, now);
     logger.warn({ op, condition, cause: err instanceof Error ? err.message.slice(0, 120) : String(err) }, `redis command failed: ${condition}`);
   };
+  const storeCall: StoreCallObserver = (op, seconds, ok, err) => {
+    metrics.storeDuration.labels(op, ok ? 'ok' : 'error').observe(seconds);
+    if (!ok) redisFailure(op, err);
+  };
   const touchIntervalMs = s.touchInterval ?? Math.min(60_000, Math.floor(s.idleTimeout / 4));
   // login.claimsUrl: revoking a user the source no longer knows needs the whole revokeUser below.
   let revokeEverywhere: (sub: string) => Promise<unknown> = async () => undefined;
@@ -183,10 +188,7 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
     },
     {
       cache: (result) => metrics.sessionCache.labels(result).inc(),
-      storeCall: (op, seconds, ok, err) => {
-        metrics.storeDuration.labels(op, ok ? 'ok' : 'error').observe(seconds);
-        if (!ok) redisFailure(op, err);
-      },
+      storeCall,
       created: () => metrics.sessionsCreated.inc(),
       revoked: (reason, count) => metrics.sessionsRevoked.labels(reason).inc(count),
       unreadable: (why) => {
@@ -216,7 +218,7 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
     try {
       await tokens.notBefore.revoke(sub, at);
     } catch (err) {
-      throw new GatewayError('session_store_unavailable', { cause: err });
+      throw storeUnavailable(err);
     }
     // One invalidation for every instance: drop the user's cached sessions, refuse older access tokens.
     return sessions.revokeUser(sub, reason, at);
@@ -228,6 +230,7 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
     refresh: tokens.refresh,
     refreshCookie: gw.accessTokens.refresh.cookieName,
     sessions,
+    rateLimits: observedRateLimits(backend.rateLimits, storeCall),
     minter,
     sessionAuth,
     cookie: { name: s.cookie.name, attrs },

@@ -9,11 +9,14 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Authenticator } from '../pipeline/authn/authenticator.js';
 import { bearerAuthenticator, type TrustedIssuer } from '../pipeline/authn/bearer-jwt.js';
 import type { ClaimsRefresh } from '../sessions/claims-refresh.js';
-import { accessTokenSigner } from '../pipeline/mint/access-token.js';
-import { MemoryNotBeforeStore, NotBeforeRegistry, RedisNotBeforeStore } from '../sessions/not-before.js';
-import { MemoryRefreshStore, RedisRefreshStore } from '../sessions/refresh-store.js';
-import { RefreshService } from '../sessions/refresh-service.js';
-import type { SessionBackend } from '../sessions/setup.js';
+import { accessTokenSigner } from '../refresh/access-token.js';
+import { MemoryNotBeforeStore } from '../adapters/memory/not-before-store.js';
+import { RedisNotBeforeStore } from '../adapters/redis/not-before-store.js';
+import { NotBeforeRegistry } from '../revocation/not-before.js';
+import { MemoryRefreshStore } from '../adapters/memory/refresh-store.js';
+import { RedisRefreshStore } from '../adapters/redis/refresh-store.js';
+import { RefreshService } from '../refresh/service.js';
+import type { SessionBackend } from './session-backend.js';
 
 export interface TokenLayer {
   readonly bearer: Authenticator;

@@ -5,7 +5,7 @@
 import type { BlockList } from 'node:net';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { CLIENT_ADDRESS_HEADERS, ROUTING_HEADERS } from '../config/header-names.js';
-import { removeCookies, setsCookie } from '../http/cookies.js';
+import { removeCookies, setsCookie } from '../wire/cookies.js';
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus legacy ones proxies still see. */
 export const HOP_BY_HOP = [

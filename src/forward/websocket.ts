@@ -2,7 +2,7 @@
 // The upgrade request's headers go through the same filter as HTTP ones (strip before inject);
 // only Connection and Upgrade are put back, since the handshake needs them.
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { setsCookie } from '../http/cookies.js';
+import { setsCookie } from '../wire/cookies.js';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { GatewayError } from '../errors.js';

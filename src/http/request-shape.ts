@@ -4,7 +4,7 @@
 // method override in the query string of a POST.
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
-import { conflictingCookie } from './cookies.js';
+import { conflictingCookie } from '../wire/cookies.js';
 
 /**
  * Request smuggling shapes (RFC 9112 §6.3): Node's parser already refuses Content-Length with

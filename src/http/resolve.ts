@@ -4,7 +4,7 @@ import type { BlockList } from 'node:net';
 import { GatewayError } from '../errors.js';
 import { forwardedInfo } from '../forward/headers.js';
 import type { Exchange } from '../pipeline/exchange.js';
-import type { CompiledRoute } from '../pipeline/route.js';
+import type { CompiledRoute } from '../pipeline/exchange.js';
 import { normalizeHost, normalizeTarget } from '../routing/normalize.js';
 import type { RouteTable } from '../routing/table.js';
 import { checkFraming, checkHeaders, checkQueryOverride, type HeaderLimits } from './request-shape.js';

@@ -1,7 +1,25 @@
-// The one per-request object. Stages read and add to it; nothing else carries request state.
+// The one per-request object, and the contract of what reads it: a stage, and the compiled route
+// that holds the stages (compiled by route.ts). Stages read and add to the exchange; nothing else
+// carries request state. Kept in one module so the pipeline has no import cycle.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RouteConfig } from '../config/routes-schema.js';
+import type { ForwardRoute } from '../forward/proxy.js';
+import type { Matchable } from '../routing/table.js';
 import type { Principal } from './principal.js';
-import type { CompiledRoute } from './route.js';
+
+/** A stage runs before forwarding (HTTP and WebSocket alike); it throws GatewayError to refuse. */
+export type Stage = (ex: Exchange) => void | Promise<void>;
+
+export interface CompiledRoute extends Matchable, ForwardRoute {
+  /** public | session | bearer | session_or_bearer. */
+  readonly auth: RouteConfig['auth'];
+  /** Whether WebSocket upgrades are proxied on this route. */
+  readonly websocket: boolean;
+  /** The pre-forwarding chain, in order (authenticate, authorize, csrf, mint as they are added). */
+  readonly stages: readonly Stage[];
+  /** The methods answered in Allow on a 405. */
+  readonly allow: string | undefined;
+}
 
 export interface Exchange {
   /** Accepted from X-Request-Id when well-formed, else generated; echoed on the response and in logs. */

@@ -3,30 +3,15 @@
 import type { RouteConfig } from '../config/routes-schema.js';
 import { buildHeaderPolicy } from '../forward/headers.js';
 import type { PoolRegistry } from '../forward/pools.js';
-import type { ForwardRoute } from '../forward/proxy.js';
 import type { Clock } from '../clock.js';
 import { UpstreamGroup, type UpstreamTarget } from '../forward/upstream-group.js';
-import { RouteTable, type Matchable } from '../routing/table.js';
+import { RouteTable } from '../routing/table.js';
 import { authenticateStage, type Authenticator, type AuthOutcomes } from './authn/authenticator.js';
 import { requireRolesStage } from './authz/policy.js';
 import { csrfStage } from './csrf/csrf.js';
-import type { Exchange } from './exchange.js';
+import type { CompiledRoute, Stage } from './exchange.js';
 import type { TokenMinter } from './mint/minter.js';
 import { mintStage } from './mint/stage.js';
-
-/** A stage runs before forwarding (HTTP and WebSocket alike); it throws GatewayError to refuse. */
-export type Stage = (ex: Exchange) => void | Promise<void>;
-
-export interface CompiledRoute extends Matchable, ForwardRoute {
-  /** public | session | bearer | session_or_bearer. */
-  readonly auth: RouteConfig['auth'];
-  /** Whether WebSocket upgrades are proxied on this route. */
-  readonly websocket: boolean;
-  /** The pre-forwarding chain, in order (authenticate, authorize, csrf, mint as they are added). */
-  readonly stages: readonly Stage[];
-  /** The methods answered in Allow on a 405. */
-  readonly allow: string | undefined;
-}
 
 export interface CompileOptions {
   readonly pools: PoolRegistry;

@@ -3,7 +3,7 @@
 // on the invalidation bus and applied by every instance, and while this instance's subscription is
 // down the cache is bypassed entirely, so a revocation is never missed.
 import { LRUCache } from 'lru-cache';
-import { GatewayError } from '../errors.js';
+import { storeUnavailable } from '../errors.js';
 import type { Clock } from '../clock.js';
 import { hashSessionId, isSessionIdShape, newHandle, newSessionId } from './ids.js';
 import { claimsDigest, sameClaims, type ClaimsRefresh } from './claims-refresh.js';
@@ -92,7 +92,7 @@ export class SessionService {
       const answered = err instanceof UnreadableSessionError;
       this.observe.storeCall(op, (performance.now() - started) / 1000, answered, answered ? undefined : err);
       if (answered) throw err;
-      throw new GatewayError('session_store_unavailable', { cause: err, headers: { 'retry-after': '1' } });
+      throw storeUnavailable(err);
     }
   }
 
@@ -265,19 +265,6 @@ export class SessionService {
       .map(({ idHash, session }) => ({ ...session, idHash }));
   }
 
-  /** Rate-limit counters live in the same store. */
-  hit(key: string, windowMs: number) {
-    return this.call('hit', () => this.store.hit(key, windowMs));
-  }
-  peek(key: string) {
-    return this.call('peek', () => this.store.peek(key));
-  }
-  release(key: string) {
-    return this.call('release', () => this.store.release(key));
-  }
-  clear(key: string) {
-    return this.call('clear', () => this.store.clear(key));
-  }
   ping() {
     return this.store.ping();
   }

@@ -47,13 +47,6 @@ export interface SessionStore {
   listByUser(sub: string): Promise<{ idHash: string; session: StoredSession }[]>;
   /** Delete every session of a user; answers the hashes deleted. */
   deleteByUser(sub: string): Promise<string[]>;
-  /** Fixed-window counter (rate limits): the count after this hit and ms until the window resets. */
-  hit(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }>;
-  /** Current count of a counter without hitting it. */
-  peek(key: string): Promise<{ count: number; resetInMs: number }>;
-  /** Take back one hit (an attempt that should not count), never below zero; the window is kept. */
-  release(key: string): Promise<void>;
-  clear(key: string): Promise<void>;
   /** Resolves when the store answers. */
   ping(): Promise<void>;
 }

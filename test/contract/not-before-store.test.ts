@@ -3,7 +3,9 @@
 // was written after its cursor and nothing before.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryNotBeforeStore, RedisNotBeforeStore, type NotBeforeStore } from '../../src/sessions/not-before.js';
+import { MemoryNotBeforeStore } from '../../src/adapters/memory/not-before-store.js';
+import { RedisNotBeforeStore } from '../../src/adapters/redis/not-before-store.js';
+import type { NotBeforeStore } from '../../src/revocation/not-before.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 
 let server: RedisServer;

@@ -3,7 +3,8 @@
 // everything again when the log no longer reaches back), and a push applied during a sync stays.
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NotBeforeRegistry, RedisNotBeforeStore } from '../../src/sessions/not-before.js';
+import { RedisNotBeforeStore } from '../../src/adapters/redis/not-before-store.js';
+import { NotBeforeRegistry } from '../../src/revocation/not-before.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 
 let redis: RedisServer;

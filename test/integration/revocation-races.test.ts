@@ -5,10 +5,10 @@
 import type { Redis } from 'ioredis';
 import { systemClock } from '../../src/clock.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisRefreshStore } from '../../src/sessions/refresh-store.js';
-import { RedisSessionStore } from '../../src/sessions/redis-store.js';
+import { RedisRefreshStore } from '../../src/adapters/redis/refresh-store.js';
+import { RedisSessionStore } from '../../src/adapters/redis/session-store.js';
 import type { StoredSession } from '../../src/sessions/store.js';
-import { CREATION_GRACE_MS, readIndexMember } from '../../src/sessions/user-index.js';
+import { CREATION_GRACE_MS, readIndexMember } from '../../src/adapters/redis/user-index.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 
 let redis: RedisServer;

@@ -1,7 +1,8 @@
 // A touch that finds the record gone (revoked meanwhile, perhaps on another instance whose event
 // has not arrived) must not put the session back into the cache: the store says whether it wrote.
 import { describe, expect, it } from 'vitest';
-import { MemoryBus, MemorySessionStore } from '../../src/sessions/memory-store.js';
+import { MemoryBus } from '../../src/adapters/memory/bus.js';
+import { MemorySessionStore } from '../../src/adapters/memory/session-store.js';
 import { SessionService } from '../../src/sessions/service.js';
 
 describe('SessionService touch', () => {

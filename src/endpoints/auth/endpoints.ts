@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { GatewayError } from '../../errors.js';
 import { readFields } from '../../http/body.js';
-import { clearCookie, readCookie, serializeCookie, type CookieAttributes } from '../../http/cookies.js';
+import { clearCookie, readCookie, serializeCookie, type CookieAttributes } from '../../wire/cookies.js';
 import { sendEmpty, sendJson } from '../../http/json-response.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/metrics.js';
@@ -15,7 +15,8 @@ import type { Exchange } from '../../pipeline/exchange.js';
 import type { TokenMinter } from '../../pipeline/mint/minter.js';
 import type { Principal } from '../../pipeline/principal.js';
 import { isSessionIdShape, hashSessionId } from '../../sessions/ids.js';
-import type { RefreshService } from '../../sessions/refresh-service.js';
+import type { RefreshService } from '../../refresh/service.js';
+import type { RateLimitStore } from '../../rate-limit/store.js';
 import type { SessionService } from '../../sessions/service.js';
 import { addressKey } from './address-key.js';
 import { sendLoginPage } from './login-page.js';
@@ -24,6 +25,8 @@ import type { VerifyCredentials } from './verify.js';
 
 export interface AuthEndpointDeps {
   readonly sessions: SessionService;
+  /** Sign-in counters (rate-limit/store.ts), failures already 503. */
+  readonly rateLimits: RateLimitStore;
   readonly minter: TokenMinter;
   readonly sessionAuth: Authenticator;
   readonly cookie: { readonly name: string; readonly attrs: CookieAttributes };
@@ -94,7 +97,7 @@ async function checkCredentials(ex: Exchange, deps: AuthEndpointDeps, fields: Re
   const ipKey = `ip:${addressKey(ex.clientIp)}`;
   const uKey = userKey(username);
   const { perAddress, perUsername } = deps.rateLimit;
-  const [byIp, byUser] = await Promise.all([deps.sessions.hit(ipKey, perAddress.window), deps.sessions.hit(uKey, perUsername.window)]);
+  const [byIp, byUser] = await Promise.all([deps.rateLimits.hit(ipKey, perAddress.window), deps.rateLimits.hit(uKey, perUsername.window)]);
   if (byIp.count > perAddress.max || byUser.count > perUsername.max) {
     const limit = byIp.count > perAddress.max ? 'address' : 'username';
     deps.metrics.rateLimited.labels(limit).inc();
@@ -104,7 +107,7 @@ async function checkCredentials(ex: Exchange, deps: AuthEndpointDeps, fields: Re
   const result = await deps.verify(username, password);
   if (!result.ok) {
     if (result.reason === 'unavailable') {
-      await Promise.all([deps.sessions.release(ipKey), deps.sessions.release(uKey)]);
+      await Promise.all([deps.rateLimits.release(ipKey), deps.rateLimits.release(uKey)]);
       deps.metrics.loginAttempts.labels('error').inc();
       throw new GatewayError('login_unavailable');
     }
@@ -112,7 +115,7 @@ async function checkCredentials(ex: Exchange, deps: AuthEndpointDeps, fields: Re
     deps.logger.info({ requestId: ex.requestId, client: ex.clientIp }, 'sign-in refused');
     return { ok: false };
   }
-  await Promise.all([deps.sessions.clear(uKey), deps.sessions.release(ipKey)]);
+  await Promise.all([deps.rateLimits.clear(uKey), deps.rateLimits.release(ipKey)]);
   deps.metrics.loginAttempts.labels('success').inc();
   return { ok: true, sub: result.sub, claims: result.claims, userKey: uKey };
 }

@@ -4,7 +4,7 @@
 import { GatewayError, type ErrorCode } from '../../errors.js';
 import type { Exchange } from '../exchange.js';
 import type { Principal } from '../principal.js';
-import type { Stage } from '../route.js';
+import type { Stage } from '../exchange.js';
 
 export interface Authenticator {
   /** The id used in config, logs and metric labels. */

@@ -11,9 +11,9 @@ import type { Clock } from '../../clock.js';
 import type { KeySet } from '../../keys/keyset.js';
 import { JwksUnavailableError, NoMatchingKeyError, type RemoteJwks } from '../../keys/remote-jwks.js';
 import { valueAt } from '../../sessions/claim-path.js';
-import type { NotBeforeRegistry } from '../../sessions/not-before.js';
+import type { NotBeforeRegistry } from '../../revocation/not-before.js';
 import type { Principal } from '../principal.js';
-import { ACCESS_TOKEN_TYPE } from '../mint/access-token.js';
+import { ACCESS_TOKEN_TYPE } from '../../refresh/access-token.js';
 import type { Authenticator } from './authenticator.js';
 
 export interface TrustedIssuer {

@@ -1,11 +1,11 @@
 // The express-session authenticator: the legacy app's signed `connect.sid` cookie → its session in
 // Redis, read as express-session wrote it.
 import { GatewayError } from '../../errors.js';
-import { readCookie } from '../../http/cookies.js';
-import type { ExpressSessionReader } from '../../sessions/express-session.js';
+import { readCookie } from '../../wire/cookies.js';
+import type { ExpressSessionLookup } from '../../sessions/express-session.js';
 import type { Authenticator } from './authenticator.js';
 
-export function expressSessionAuthenticator(reader: ExpressSessionReader, cookieName: string): Authenticator {
+export function expressSessionAuthenticator(reader: ExpressSessionLookup, cookieName: string): Authenticator {
   return {
     id: 'express-session',
     async authenticate(ex) {

@@ -1,6 +1,6 @@
 // The session-cookie authenticator: the browser's opaque cookie → the session in the store.
 import { GatewayError } from '../../errors.js';
-import { clearCookie, readCookie, type CookieAttributes } from '../../http/cookies.js';
+import { clearCookie, readCookie, type CookieAttributes } from '../../wire/cookies.js';
 import type { SessionService } from '../../sessions/service.js';
 import type { Authenticator } from './authenticator.js';
 

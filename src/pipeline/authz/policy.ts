@@ -1,7 +1,7 @@
 // Route policy: who may pass once authenticated. `require.roles` is any-of against the `roles`
 // claim (a list or a single string). 403, not 401: the caller is known, just not allowed.
 import { GatewayError } from '../../errors.js';
-import type { Stage } from '../route.js';
+import type { Stage } from '../exchange.js';
 
 export function rolesOf(claims: Readonly<Record<string, unknown>>): readonly string[] {
   const r = claims.roles;

@@ -6,7 +6,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../../errors.js';
 import type { Exchange } from '../exchange.js';
-import type { Stage } from '../route.js';
+import type { Stage } from '../exchange.js';
 
 const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 

@@ -1,6 +1,6 @@
 // The mint stage: the internal token goes upstream in the route's header (Authorization: Bearer by
 // default). The client's value of that header was already dropped by the header filter.
-import type { Stage } from '../route.js';
+import type { Stage } from '../exchange.js';
 import { mintScope, type TokenMinter } from './minter.js';
 
 export function mintStage(minter: TokenMinter, audience: string, header: string, claims: readonly string[]): Stage {

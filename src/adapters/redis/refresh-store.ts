@@ -1,48 +1,8 @@
-// Refresh-token families. A token is `<familyId>.<256 random bits>`; only sha256(token) is stored.
-// Rotation is one atomic step (a Lua script in Redis): the presented token must be the family's
-// current one; it is marked used, its successor becomes current. A token used a second time is a
-// theft signal and revokes the whole family, except for the immediate predecessor of an unused
-// successor within the grace window, which gets the same answer again (stored encrypted under a key
-// only the presented token derives). Family keys share a hash tag: one slot in Redis Cluster.
-import type { RedisClient } from '../adapters/redis.js';
+// Refresh-token families in Redis (the port and its rules: refresh/store.ts). Rotation is one Lua
+// script; family keys share a hash tag, so each family is in one slot in Redis Cluster.
+import { live, type Family, type RefreshStore, type RotateResult } from '../../refresh/store.js';
+import type { RedisClient } from './client.js';
 import { danglingSince, indexMember, readIndexMember } from './user-index.js';
-
-export interface Family {
-  readonly familyId: string;
-  readonly sub: string;
-  readonly claims: Readonly<Record<string, unknown>>;
-  readonly createdAt: number;
-  readonly expiresAt: number;
-}
-
-export type RotateResult =
-  | { kind: 'rotated' }
-  | { kind: 'grace'; payload: string }
-  | { kind: 'reuse'; sub: string }
-  | { kind: 'invalid' };
-
-export interface RefreshStore {
-  create(family: Family, tokenHash: string, idleMs: number): Promise<void>;
-  /** The family's owner and claims (immutable), or undefined when it does not exist or is revoked. */
-  family(familyId: string): Promise<Pick<Family, 'sub' | 'claims'> | undefined>;
-  /**
-   * Atomically rotate `oldHash` → `newHash`, keeping `payload` for a retry within `graceMs`. `now`
-   * is the caller's clock, used where there is no shared one (the memory store); the Redis store
-   * decides by Redis's own TIME.
-   */
-  rotate(familyId: string, oldHash: string, newHash: string, payload: string, now: number, graceMs: number, idleMs: number): Promise<RotateResult>;
-  /** Revoke every family of a user; answers how many. */
-  revokeUser(sub: string): Promise<number>;
-  /**
-   * Keep the user's `max` newest live families and revoke the older ones (answers how many); ended
-   * families (revoked, expired, idle) leave the user's index.
-   */
-  trimUser(sub: string, max: number, now: number, idleMs: number): Promise<number>;
-}
-
-function live(f: { revoked: boolean; expiresAt: number; lastUsedAt: number }, now: number, idleMs: number): boolean {
-  return !f.revoked && now < f.expiresAt && now - f.lastUsedAt < idleMs;
-}
 
 const ROTATE = `
 -- Effects, not the script, are replicated (the default from Redis 7; needed on 5 and 6 for a write after TIME).
@@ -196,68 +156,5 @@ export class RedisRefreshStore implements RefreshStore {
     const ended = members.filter((_, i) => found[i] === 1);
     if (ended.length > 0) await this.redis.srem(this.userKey(sub), ...ended);
     return ended.length;
-  }
-}
-
-interface MemFamily extends Family {
-  current: string;
-  lastUsedAt: number;
-  revoked: boolean;
-  tokens: Map<string, { usedAt?: number; successor?: string; payload?: string }>;
-}
-
-/** The same rules in process (development store); single-threaded, so each call is atomic. */
-export class MemoryRefreshStore implements RefreshStore {
-  private readonly families = new Map<string, MemFamily>();
-
-  async create(f: Family, tokenHash: string): Promise<void> {
-    this.families.set(f.familyId, { ...f, current: tokenHash, lastUsedAt: f.createdAt, revoked: false, tokens: new Map([[tokenHash, {}]]) });
-  }
-
-  async family(familyId: string): Promise<Pick<Family, 'sub' | 'claims'> | undefined> {
-    const f = this.families.get(familyId);
-    return f && !f.revoked ? f : undefined;
-  }
-
-  async rotate(familyId: string, oldHash: string, newHash: string, payload: string, now: number, graceMs: number, idleMs: number): Promise<RotateResult> {
-    const f = this.families.get(familyId);
-    if (!f || f.revoked || now >= f.expiresAt || now - f.lastUsedAt >= idleMs) return { kind: 'invalid' };
-    const tok = f.tokens.get(oldHash);
-    if (!tok) return { kind: 'invalid' };
-    if (tok.usedAt === undefined) {
-      if (f.current !== oldHash) {
-        f.revoked = true;
-        return { kind: 'reuse', sub: f.sub };
-      }
-      // Only the immediate predecessor can be retried: older answers are dropped, as Redis expires them.
-      for (const t of f.tokens.values()) delete t.payload;
-      Object.assign(tok, { usedAt: now, successor: newHash, payload });
-      f.tokens.set(newHash, {});
-      f.current = newHash;
-      f.lastUsedAt = now;
-      return { kind: 'rotated' };
-    }
-    if (now - tok.usedAt <= graceMs && f.current === tok.successor) return { kind: 'grace', payload: tok.payload as string };
-    f.revoked = true;
-    return { kind: 'reuse', sub: f.sub };
-  }
-
-  async trimUser(sub: string, max: number, now: number, idleMs: number): Promise<number> {
-    // Ended families go, as their keys expire in Redis: a long-running development gateway stays small.
-    for (const [id, f] of this.families) if (f.sub === sub && !live(f, now, idleMs)) this.families.delete(id);
-    const alive = [...this.families.values()].filter((f) => f.sub === sub && live(f, now, idleMs)).sort((a, b) => b.createdAt - a.createdAt);
-    for (const f of alive.slice(max)) f.revoked = true;
-    return Math.max(0, alive.length - max);
-  }
-
-  async revokeUser(sub: string): Promise<number> {
-    let n = 0;
-    for (const f of this.families.values()) {
-      if (f.sub === sub && !f.revoked) {
-        f.revoked = true;
-        n++;
-      }
-    }
-    return n;
   }
 }

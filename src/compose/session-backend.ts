@@ -2,18 +2,25 @@
 // or the in-process store. Only a development config with `session.memoryFallback: true` may fall
 // back to memory when Redis does not answer at start, and then loudly; otherwise Redis being down
 // means protected routes answer 503 until it is back.
-import { createRedisClient, describeRedis, type RedisClient } from '../adapters/redis.js';
+import { createRedisClient, describeRedis, type RedisClient } from '../adapters/redis/client.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import { MemoryBus, MemorySessionStore } from './memory-store.js';
-import { RedisBus, RedisSessionStore } from './redis-store.js';
-import type { InvalidationBus, SessionStore } from './store.js';
+import { MemoryBus } from '../adapters/memory/bus.js';
+import { MemoryRateLimitStore } from '../adapters/memory/rate-limit-store.js';
+import { MemorySessionStore } from '../adapters/memory/session-store.js';
+import { RedisBus } from '../adapters/redis/bus.js';
+import { RedisRateLimitStore } from '../adapters/redis/rate-limit-store.js';
+import { RedisSessionStore } from '../adapters/redis/session-store.js';
+import type { RateLimitStore } from '../rate-limit/store.js';
+import type { InvalidationBus, SessionStore } from '../sessions/store.js';
 
 export interface SessionBackend {
   readonly kind: 'redis' | 'memory';
   readonly store: SessionStore;
   readonly bus: InvalidationBus;
+  /** Sign-in rate-limit counters, in the same Redis. */
+  readonly rateLimits: RateLimitStore;
   /** The command client, for the express-session reader. */
   readonly redis: RedisClient | undefined;
   close(): Promise<void>;
@@ -34,7 +41,14 @@ function waitReady(client: RedisClient, ms: number): Promise<boolean> {
 }
 
 function memoryBackend(clock: Clock): SessionBackend {
-  return { kind: 'memory', store: new MemorySessionStore(clock), bus: new MemoryBus(), redis: undefined, close: async () => undefined };
+  return {
+    kind: 'memory',
+    store: new MemorySessionStore(clock),
+    bus: new MemoryBus(),
+    rateLimits: new MemoryRateLimitStore(clock),
+    redis: undefined,
+    close: async () => undefined,
+  };
 }
 
 /** What the Redis clients report, for metrics (reconnects, Cluster slot refreshes). */
@@ -72,6 +86,7 @@ export async function createSessionBackend(cfg: GatewayConfig, clock: Clock, log
     kind: 'redis',
     store,
     bus,
+    rateLimits: new RedisRateLimitStore(redis, cfg.redis.keyPrefix),
     redis,
     close: async () => {
       await bus.close();

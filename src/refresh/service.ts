@@ -1,10 +1,10 @@
 // The gateway's own tokens (the hybrid pattern): a short-lived access JWT verified on every request
 // without Redis, and an opaque refresh token rotated on every use.
 import { createCipheriv, createDecipheriv, hash, randomBytes } from 'node:crypto';
-import { GatewayError } from '../errors.js';
-import type { ClaimsRefresh } from './claims-refresh.js';
+import { GatewayError, storeUnavailable } from '../errors.js';
+import type { ClaimsRefresh } from '../sessions/claims-refresh.js';
 import type { Clock } from '../clock.js';
-import type { RefreshStore } from './refresh-store.js';
+import type { RefreshStore } from './store.js';
 
 export interface TokenResponse {
   readonly access_token: string;
@@ -70,7 +70,7 @@ export class RefreshService {
       return await fn();
     } catch (err) {
       if (err instanceof GatewayError) throw err;
-      throw new GatewayError('session_store_unavailable', { cause: err, headers: { 'retry-after': '1' } });
+      throw storeUnavailable(err);
     }
   }
 

@@ -3,9 +3,9 @@
 // other audiences) in either direction.
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import type { Clock } from '../../clock.js';
-import type { KeySet } from '../../keys/keyset.js';
-import type { AccessTokenSigner } from '../../sessions/refresh-service.js';
+import type { Clock } from '../clock.js';
+import type { KeySet } from '../keys/keyset.js';
+import type { AccessTokenSigner } from './service.js';
 
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
 const RESERVED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'sid', 'typ']);

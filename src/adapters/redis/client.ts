@@ -3,7 +3,7 @@
 // within `commandTimeout`, which the session layer answers with 503: never an unbounded wait, never
 // anonymous access.
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { GatewayConfig } from '../config/schema.js';
+import type { GatewayConfig } from '../../config/schema.js';
 
 export type RedisClient = Redis | Cluster;
 export type RedisSettings = GatewayConfig['redis'];

@@ -1,7 +1,7 @@
-// In-process store and bus: one instance only, nothing survives a restart. For development and for
-// the contract tests; production configs use Redis.
-import type { Clock } from '../clock.js';
-import type { InvalidationBus, InvalidationEvent, SessionStore, StoredSession } from './store.js';
+// Sessions in process: one instance only, nothing survives a restart. For development and for the
+// contract tests; production configs use Redis.
+import type { Clock } from '../../clock.js';
+import type { SessionStore, StoredSession } from '../../sessions/store.js';
 
 interface Entry<T> {
   value: T;
@@ -11,7 +11,6 @@ interface Entry<T> {
 export class MemorySessionStore implements SessionStore {
   private readonly sessions = new Map<string, Entry<StoredSession>>();
   private readonly byUser = new Map<string, Set<string>>();
-  private readonly counters = new Map<string, Entry<number>>();
 
   constructor(private readonly clock: Clock) {}
 
@@ -66,43 +65,5 @@ export class MemorySessionStore implements SessionStore {
     return hashes;
   }
 
-  async hit(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }> {
-    const now = this.clock.now();
-    const e = this.live(this.counters, key) ?? { value: 0, expiresAt: now + windowMs };
-    e.value++;
-    this.counters.set(key, e);
-    return { count: e.value, resetInMs: e.expiresAt - now };
-  }
-
-  async peek(key: string): Promise<{ count: number; resetInMs: number }> {
-    const e = this.live(this.counters, key);
-    return e ? { count: e.value, resetInMs: e.expiresAt - this.clock.now() } : { count: 0, resetInMs: 0 };
-  }
-
-  async release(key: string): Promise<void> {
-    const e = this.live(this.counters, key);
-    if (e && e.value > 1) e.value--;
-    else this.counters.delete(key);
-  }
-
-  async clear(key: string): Promise<void> {
-    this.counters.delete(key);
-  }
-
   async ping(): Promise<void> {}
-}
-
-export class MemoryBus implements InvalidationBus {
-  private readonly handlers: ((e: InvalidationEvent) => void)[] = [];
-  readonly connected = true;
-
-  async publish(event: InvalidationEvent): Promise<void> {
-    for (const h of this.handlers) h(event);
-  }
-
-  subscribe(onEvent: (e: InvalidationEvent) => void): void {
-    this.handlers.push(onEvent);
-  }
-
-  async close(): Promise<void> {}
 }

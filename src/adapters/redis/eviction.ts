@@ -3,7 +3,7 @@
 // some of them silently: a revoked user's not-before time, a user index "log out everywhere" needs.
 // With `noeviction` Redis refuses writes instead (503, counted as `oom`), and nothing is forgotten.
 import { Cluster } from 'ioredis';
-import type { RedisClient } from './redis.js';
+import type { RedisClient } from './client.js';
 
 /** The policies in force (one per master in a Cluster) that are not `noeviction`; [] when safe. */
 export async function evictingPolicies(client: RedisClient): Promise<string[]> {

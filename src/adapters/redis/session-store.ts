@@ -1,27 +1,13 @@
 // Sessions in Redis. Keys (after redis.keyPrefix):
 //   s:<sha256(id)>   the session as JSON, expiring at min(idle, absolute) from its last touch
 //   u:<sub>          set of the user's sessions, `<createdAt>:<hash>` (log out everywhere without SCAN; see user-index.ts)
-//   rl:<key>         fixed-window counters for rate limits
 // No key is written in two slots at once, so the same commands work on one server, Sentinel and
 // Cluster. Creation indexes first, then writes the session: a failure leaves at worst a dangling
 // index entry (pruned on listing once old enough), never a session that "log out everywhere" cannot find.
-import type { RedisClient } from '../adapters/redis.js';
-import type { Clock } from '../clock.js';
+import type { RedisClient } from './client.js';
+import type { Clock } from '../../clock.js';
 import { danglingSince, indexMember, readIndexMember } from './user-index.js';
-import { UnreadableSessionError, type InvalidationBus, type InvalidationEvent, type SessionStore, type StoredSession } from './store.js';
-
-const HIT_SCRIPT = `
-local c = redis.call('INCR', KEYS[1])
-if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return {c, redis.call('PTTL', KEYS[1])}`;
-
-// Give back one hit (an attempt that turned out not to count), TTL kept; a counter back at zero
-// is deleted, so successful sign-ins leave no key behind.
-const RELEASE_SCRIPT = `
-local c = tonumber(redis.call('GET', KEYS[1]) or '0')
-if c > 1 then return redis.call('DECR', KEYS[1]) end
-redis.call('DEL', KEYS[1])
-return 0`;
+import { UnreadableSessionError, type SessionStore, type StoredSession } from '../../sessions/store.js';
 
 export class RedisSessionStore implements SessionStore {
   constructor(
@@ -100,25 +86,6 @@ export class RedisSessionStore implements SessionStore {
     return ids.filter((_, i) => deleted[i] === 1);
   }
 
-  async hit(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }> {
-    const [count, ttl] = (await this.redis.eval(HIT_SCRIPT, 1, `${this.prefix}rl:${key}`, windowMs)) as [number, number];
-    return { count, resetInMs: Math.max(ttl, 0) };
-  }
-
-  async peek(key: string): Promise<{ count: number; resetInMs: number }> {
-    const k = `${this.prefix}rl:${key}`;
-    const [count, ttl] = await Promise.all([this.redis.get(k), this.redis.pttl(k)]);
-    return { count: Number(count ?? 0), resetInMs: Math.max(ttl, 0) };
-  }
-
-  async release(key: string): Promise<void> {
-    await this.redis.eval(RELEASE_SCRIPT, 1, `${this.prefix}rl:${key}`);
-  }
-
-  async clear(key: string): Promise<void> {
-    await this.redis.del(`${this.prefix}rl:${key}`);
-  }
-
   async ping(): Promise<void> {
     await this.redis.ping();
   }
@@ -150,73 +117,4 @@ function parse(raw: string): StoredSession {
     [v.createdAt, v.lastSeenAt, v.expiresAt].every((n) => typeof n === 'number' && Number.isFinite(n));
   if (!ok) throw new UnreadableSessionError('missing or mistyped fields');
   return v as StoredSession;
-}
-
-/**
- * Invalidations over Redis pub/sub. `connected` is false from the moment the subscriber connection
- * drops until it is subscribed again; at that point `onGap` runs, because anything published in
- * between was missed.
- */
-export class RedisBus implements InvalidationBus {
-  private up = false;
-  private readonly channel: string;
-
-  constructor(
-    private readonly publisher: RedisClient,
-    private readonly subscriber: RedisClient,
-    prefix: string,
-  ) {
-    this.channel = `${prefix}invalidate`;
-  }
-
-  get connected(): boolean {
-    return this.up;
-  }
-
-  async publish(event: InvalidationEvent): Promise<void> {
-    await this.publisher.publish(this.channel, JSON.stringify(event));
-  }
-
-  private readonly handlers: { onEvent: (e: InvalidationEvent) => void; onGap: () => void }[] = [];
-
-  subscribe(onEvent: (e: InvalidationEvent) => void, onGap: () => void): void {
-    this.handlers.push({ onEvent, onGap });
-    if (this.handlers.length === 1) this.listen();
-  }
-
-  private listen(): void {
-    const down = () => {
-      this.up = false;
-    };
-    this.subscriber.on('close', down);
-    this.subscriber.on('end', down);
-    this.subscriber.on('reconnecting', down);
-    this.subscriber.on('error', () => undefined);
-    // 'ready' comes before ioredis re-subscribes on its own, so subscribe explicitly and count
-    // the bus as up only once the subscription is confirmed; then tell every handler about the gap.
-    const attach = () =>
-      this.subscriber.subscribe(this.channel).then(() => {
-        for (const h of this.handlers) h.onGap();
-        this.up = true;
-      }, down);
-    this.subscriber.on('ready', () => void attach());
-    if (this.subscriber.status === 'ready') void attach();
-    this.subscriber.on('message', (channel: string, message: string) => {
-      if (channel !== this.channel) return;
-      let e: InvalidationEvent;
-      try {
-        e = JSON.parse(message) as InvalidationEvent;
-      } catch {
-        return;
-      }
-      if ((e.type === 'session' && typeof e.idHash === 'string') || (e.type === 'user' && typeof e.sub === 'string')) {
-        for (const h of this.handlers) h.onEvent(e);
-      }
-    });
-  }
-
-  async close(): Promise<void> {
-    this.up = false;
-    this.subscriber.disconnect();
-  }
 }
