@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { developmentSettings } from './config/development.js';
 import { loadConfig } from './config/load.js';
 import { ConfigError, formatProblem } from './errors.js';
-import { writeKey, SIGNING_ALGORITHMS, type SigningAlgorithm } from './keys/keygen.js';
+import { KEYGEN_ALGORITHMS, type KeygenAlgorithm } from './jwt.js';
+import { writeKey } from './keys/keygen.js';
 import { revokeUser, startGateway } from './main.js';
 
 const HELP = `Usage: gateway <command> [options]
@@ -21,7 +22,7 @@ Commands:
 
 Options:
   --config PATH  gateway.yaml to use (default: $GATEWAY_CONFIG, else ./config/gateway.yaml)
-  --alg ALG      keygen: ${SIGNING_ALGORITHMS.join(', ')} (default ES256)
+  --alg ALG      keygen: ${KEYGEN_ALGORITHMS.join(', ')} (default ES256)
   --out DIR      keygen: directory to write into (default ./keys)
   --kid KID      keygen: key id (default: the UTC time and part of the thumbprint, so keys sort by age)
   --user SUB     sessions revoke: the user whose sessions end
@@ -69,11 +70,11 @@ async function main(argv: string[]): Promise<number> {
     case 'start':
       return start(configPath);
     case 'keygen': {
-      if (!(SIGNING_ALGORITHMS as readonly string[]).includes(values.alg)) {
-        console.error(`--alg ${values.alg} is not one of ${SIGNING_ALGORITHMS.join(', ')}`);
+      if (!(KEYGEN_ALGORITHMS as readonly string[]).includes(values.alg)) {
+        console.error(`--alg ${values.alg} is not one of ${KEYGEN_ALGORITHMS.join(', ')}`);
         return 2;
       }
-      const written = await writeKey(values.out, values.alg as SigningAlgorithm, values.kid);
+      const written = await writeKey(values.out, values.alg as KeygenAlgorithm, values.kid);
       console.log(`wrote ${written.file} (kid ${written.kid}, ${written.alg})`);
       return 0;
     }

@@ -1,6 +1,7 @@
 // The shape of config/gateway.yaml (routes.yaml: routes-schema.ts). Every key is documented in
 // docs/configuration.md. Objects are strict: an unknown key is an error, because a misspelt
 // security setting must never be silently ignored.
+import { ISSUER_ALGORITHMS, SIGNING_ALGORITHMS } from '../jwt.js';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { CLIENT_ADDRESS_HEADERS, ROUTING_HEADERS } from './header-names.js';
@@ -71,7 +72,6 @@ const section = <T extends z.core.$ZodLooseShape>(shape: T) => z.strictObject(sh
 const redisUrl = z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL');
 const hostPort = z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'must be host:port');
 
-export const SIGNING_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'PS256', 'HS256'] as const;
 
 export const gatewaySchema = z.strictObject({
   /** The public listener. */
@@ -218,7 +218,7 @@ export const gatewaySchema = z.strictObject({
         /** At least one must be in `aud`. */
         audiences: z.array(z.string().min(1)).min(1),
         /** Pinned here, never taken from the token. */
-        algorithms: z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).min(1),
+        algorithms: z.array(z.enum(ISSUER_ALGORITHMS)).min(1),
         /** Principal claim → dotted path in the token. `sub` is required. */
         claims: z.record(z.string(), z.string()).default({ sub: 'sub' }),
         /**

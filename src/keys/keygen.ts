@@ -3,9 +3,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
+import type { KeygenAlgorithm } from '../jwt.js';
 
-export const SIGNING_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
-export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
 
 /**
  * A kid that says when the key was made (`20261204T213000Z-<8 of the thumbprint>`): keys written by
@@ -18,7 +17,7 @@ export function datedKid(at: Date, thumbprint: string): string {
   return `${at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')}-${thumbprint.slice(0, 8)}`;
 }
 
-export async function writeKey(dir: string, alg: SigningAlgorithm, kid?: string, now = new Date()): Promise<{ file: string; kid: string; alg: string }> {
+export async function writeKey(dir: string, alg: KeygenAlgorithm, kid?: string, now = new Date()): Promise<{ file: string; kid: string; alg: string }> {
   const { privateKey } = await generateKeyPair(alg, { extractable: true, modulusLength: 3072, crv: alg === 'EdDSA' ? 'Ed25519' : undefined });
   const jwk = await exportJWK(privateKey);
   const id = kid ?? datedKid(now, await calculateJwkThumbprint(jwk));

@@ -9,9 +9,10 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import { ConfigError } from '../errors.js';
+import type { SigningAlgorithm } from '../jwt.js';
 import { DATED_KID } from './keygen.js';
 
-export type Algorithm = 'ES256' | 'EdDSA' | 'RS256' | 'PS256' | 'HS256';
+export type Algorithm = SigningAlgorithm;
 
 export interface SigningKey {
   readonly kid: string;

@@ -1,14 +1,13 @@
 // The gateway's own access tokens (POST /auth/token, /auth/refresh): JWTs for its own audience,
 // `typ: at+jwt` (RFC 9068), so they are never confused with internal tokens (`gateway-internal+jwt`,
 // other audiences) in either direction.
+import { ACCESS_TOKEN_TYPE, RESERVED_CLAIMS } from '../jwt.js';
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { Clock } from '../clock.js';
 import type { KeySet } from '../keys/keyset.js';
 import type { AccessTokenSigner } from './service.js';
 
-export const ACCESS_TOKEN_TYPE = 'at+jwt';
-const RESERVED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'sid', 'typ']);
 
 export function accessTokenSigner(
   keys: KeySet,
@@ -26,7 +25,7 @@ export function accessTokenSigner(
     // right after it is not taken for one issued before; nbf stays the real time.
     const iat = Math.max(nowS, minIat(sub));
     const extra: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(claims)) if (!RESERVED.has(k)) extra[k] = v;
+    for (const [k, v] of Object.entries(claims)) if (!RESERVED_CLAIMS.has(k)) extra[k] = v;
     const { kid, alg, key } = keys.signing;
     const token = await new SignJWT({ ...extra, sid: familyId })
       .setProtectedHeader({ alg, kid, typ: ACCESS_TOKEN_TYPE })

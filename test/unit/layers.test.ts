@@ -7,12 +7,13 @@ import { describe, expect, it } from 'vitest';
 
 const SRC = join(import.meta.dirname, '../../src');
 
-const CORE = ['clock', 'errors', 'log', 'log-stream'];
+const CORE = ['clock', 'errors', 'jwt', 'log', 'log-stream'];
 const DOMAIN = ['sessions', 'refresh', 'revocation', 'rate-limit', 'forward'];
 /** Part → the parts it may import (besides itself). Listed bottom up. */
 export const LAYERS: Record<string, readonly string[]> = {
   clock: [],
   errors: [],
+  jwt: [],
   'log-stream': [],
   log: ['log-stream'],
   config: [...CORE],

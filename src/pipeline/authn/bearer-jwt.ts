@@ -13,7 +13,7 @@ import { JwksUnavailableError, NoMatchingKeyError, type RemoteJwks } from '../..
 import { valueAt } from '../../sessions/claim-path.js';
 import type { NotBeforeRegistry } from '../../revocation/not-before.js';
 import type { Principal } from '../principal.js';
-import { ACCESS_TOKEN_TYPE } from '../../refresh/access-token.js';
+import { ACCESS_TOKEN_TYPE } from '../../jwt.js';
 import type { Authenticator } from './authenticator.js';
 
 export interface TrustedIssuer {

@@ -1,6 +1,7 @@
 // Internal tokens: short-lived JWTs the gateway signs for upstreams. A token is reused for the same
 // session and scope (audience + claims) until 3/4 of its lifetime has passed, so the hot path signs
 // rarely while an upstream always gets at least a quarter of the lifetime to use it.
+import { INTERNAL_TOKEN_TYPE, RESERVED_CLAIMS } from '../../jwt.js';
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
@@ -9,9 +10,7 @@ import type { KeySet } from '../../keys/keyset.js';
 import type { Principal } from '../principal.js';
 
 /** `typ` of internal tokens: never accepted back from clients as bearer tokens. */
-export const INTERNAL_TOKEN_TYPE = 'gateway-internal+jwt';
 const REUSE_FRACTION = 0.75;
-const RESERVED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'sid']);
 
 export interface MintScope {
   readonly audience: string;
@@ -64,7 +63,7 @@ export class TokenMinter {
   private async sign(principal: Principal, scope: MintScope, nowMs: number): Promise<string> {
     const extra: Record<string, unknown> = {};
     for (const name of scope.claims) {
-      if (!RESERVED.has(name) && principal.claims[name] !== undefined) extra[name] = principal.claims[name];
+      if (!RESERVED_CLAIMS.has(name) && principal.claims[name] !== undefined) extra[name] = principal.claims[name];
     }
     // Who vouched for an external bearer token's subject travels with it, whatever the route lists.
     if (typeof principal.claims.src_iss === 'string') extra.src_iss = principal.claims.src_iss;
