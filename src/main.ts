@@ -9,7 +9,7 @@ import { Registry } from 'prom-client';
 import { buildAuthLayer } from './compose/auth.js';
 import { buildLiveSockets } from './compose/live-sockets.js';
 import { developmentSettings } from './config/development.js';
-import { loadConfig, loadRoutesFile, type LoadedConfig } from './config/load.js';
+import { loadConfig, type LoadedConfig } from './config/load.js';
 import type { VerifyCredentials } from './endpoints/auth/verify.js';
 import type { JwksFetch } from './keys/remote-jwks.js';
 import { DEFAULT_IDENTITY_HEADERS } from './config/header-names.js';
@@ -17,20 +17,20 @@ import { contentHash, watchRoutesFile, type RoutesWatcher } from './config/watch
 import { createAdminServer } from './endpoints/admin.js';
 import { AdminGuard, loadAdminCredential } from './endpoints/admin-guard.js';
 import { Readiness } from './endpoints/readiness.js';
-import { ConfigError, formatProblem } from './errors.js';
+import { ConfigError } from './errors.js';
 import { PoolRegistry } from './forward/pools.js';
 import { systemClock, type Clock } from './clock.js';
 import { WebSocketProxy } from './forward/websocket.js';
 import { watchAcceptErrors } from './http/accept-errors.js';
 import { createPublicServer } from './http/server.js';
+import { gracefulShutdown } from './http/shutdown.js';
 import type { DestinationStream } from 'pino';
 import { createAccessLog, createLogger, type Logger } from './log.js';
 import { LineStream } from './log-stream.js';
 import { watchDescriptors } from './metrics/fd-watch.js';
 import { createMetrics } from './metrics/metrics.js';
-import type { CompiledRoute } from './pipeline/exchange.js';
-import { compileRoutes, originsOf } from './pipeline/route.js';
-import type { RouteTable } from './routing/table.js';
+import { compileRoutes } from './pipeline/route.js';
+import { ActiveRoutes } from './pipeline/route-reload.js';
 
 export interface StartOptions {
   /** Path of gateway.yaml. */
@@ -132,15 +132,22 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     trustedProxyHeaders: gw.trustedProxyHeaders,
     routing: gw.routing,
   };
-  let routes: { current: RouteTable<CompiledRoute> };
+  let routes: ActiveRoutes;
   try {
-    routes = { current: compileRoutes(config.routes, compileOptions) };
+    routes = new ActiveRoutes(compileRoutes(config.routes, compileOptions), {
+      routesFile: config.routesFile,
+      env,
+      compileOptions,
+      pools,
+      drainTimeoutMs: gw.shutdown.drainTimeout,
+      metrics,
+      logger,
+      clock,
+    });
   } catch (err) {
     await auth.close();
     throw err;
   }
-  metrics.routes.set(routes.current.routes.length);
-  metrics.configLastReloadSuccess.set(clock.now() / 1000);
   readiness.configLoaded = true;
   if (routes.current.routes.length === 0) logger.warn({ file: config.routesFile }, 'no routes: every request will be answered 404');
 
@@ -176,34 +183,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
   watchAcceptErrors(adminServer, 'admin', { logger, counter: metrics.acceptErrors, clock });
   const descriptors = watchDescriptors({ logger, counter: metrics.fdHigh, clock });
 
-  let reloading: Promise<boolean> = Promise.resolve(true);
-  const reloadOnce = async (): Promise<boolean> => {
-    try {
-      const file = await loadRoutesFile(config.routesFile, env);
-      // A file emptied by accident (truncated, half-written) would answer 404 for everything, or,
-      // more dangerously, drop protected routes: an empty table replaces a running one only on purpose.
-      if (file.routes.length === 0 && routes.current.routes.length > 0 && !file.allowEmpty) {
-        throw new ConfigError([{ file: config.routesFile, line: 0, column: 0, path: 'routes', message: 'is empty; write allowEmpty: true to mean it (the running table is kept)' }]);
-      }
-      const next = compileRoutes(file.routes, compileOptions);
-      routes.current = next;
-      metrics.configReloads.labels('success').inc();
-      metrics.configLastReloadSuccess.set(clock.now() / 1000);
-      metrics.routes.set(next.routes.length);
-      logger.info({ file: config.routesFile, routes: next.routes.length }, 'routes reloaded');
-      // Requests that resolved on the old table may still be on their way to an origin that is
-      // gone from the new one: close unused pools only after the drain time.
-      setTimeout(() => void pools.retain(originsOf(routes.current)), gw.shutdown.drainTimeout).unref();
-      return true;
-    } catch (err) {
-      metrics.configReloads.labels('failure').inc();
-      const problems = err instanceof ConfigError ? err.problems.map(formatProblem) : [String(err)];
-      logger.error({ file: config.routesFile, problems }, 'routes reload failed; keeping the previous table');
-      return false;
-    }
-  };
-  // Reloads are serialized so two quick edits cannot swap tables out of order.
-  const reloadRoutes = () => (reloading = reloading.then(reloadOnce));
+  const reloadRoutes = () => routes.reload();
 
   let watcher: RoutesWatcher | undefined;
   if (opts.watchRoutes ?? gw.reload.watchFile) {
@@ -226,41 +206,29 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
   }
   logger.info({ url, adminUrl, routes: routes.current.routes.length }, 'gateway listening');
 
-  let stopping: Promise<void> | undefined;
-  const shutdown = () =>
-    (stopping ??= (async () => {
+  const shutdown = gracefulShutdown({
+    publicServer,
+    adminServer,
+    readinessDelayMs: gw.shutdown.readinessDelay,
+    drainTimeoutMs: gw.shutdown.drainTimeout,
+    notReady: () => {
       readiness.draining = true;
       watcher?.close();
       descriptors.stop();
-      // Load balancers notice /readyz only at their next probe: keep serving meanwhile, so no request
-      // meets a closed port (what Kubernetes' preStop sleep is for).
-      if (gw.shutdown.readinessDelay > 0) {
-        logger.info({ readinessDelayMs: gw.shutdown.readinessDelay }, 'not ready; serving until the load balancer stops sending');
-        await new Promise((r) => setTimeout(r, gw.shutdown.readinessDelay));
-      }
-      lifecycle.draining = true;
-      logger.info({ drainTimeoutMs: gw.shutdown.drainTimeout, websockets: live.size }, 'draining');
-      // Upgraded connections are not requests that finish: tell their clients to reconnect elsewhere
-      // now (close 1001), or one open socket would hold the process for as long as its client stays.
+    },
+    startDraining: () => (lifecycle.draining = true),
+    closeUpgraded: () => {
+      const open = live.size;
       live.closeAll();
-      const closed = new Promise<void>((resolve) => publicServer.close(() => resolve()));
-      // Keep-alive connections become idle as their last request finishes: close them as they do.
-      publicServer.closeIdleConnections();
-      const sweep = setInterval(() => publicServer.closeIdleConnections(), 50);
-      const timedOut = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), gw.shutdown.drainTimeout).unref());
-      if ((await Promise.race([closed, timedOut])) === 'timeout') {
-        logger.warn('drain time over; closing remaining connections');
-        publicServer.closeAllConnections();
-        await closed;
-      }
-      clearInterval(sweep);
+      return open;
+    },
+    release: async () => {
       await pools.close();
       await auth.close();
-      adminServer.closeAllConnections();
-      await new Promise<void>((resolve) => adminServer.close(() => resolve()));
-      logger.info('stopped');
-      stdout?.close();
-    })());
+    },
+    closeLogs: () => stdout?.close(),
+    logger,
+  });
 
   return { config, url, adminUrl, registry, logger, auth, reloadRoutes, shutdown, flushLogs: () => stdout?.flushSync() };
 }

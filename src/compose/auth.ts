@@ -10,14 +10,14 @@ import { redisCondition } from '../adapters/redis/errors.js';
 import { sharedLookups, type ClaimsRefresh } from '../sessions/claims-refresh.js';
 import { authEndpoints } from '../endpoints/auth/endpoints.js';
 import type { AdminLookup } from '../endpoints/admin.js';
+import { adminRevokeEndpoint } from '../endpoints/admin-revoke.js';
 import { JWKS_PATH, serveJwks } from '../endpoints/jwks.js';
 import type { Readiness } from '../endpoints/readiness.js';
-import { ConfigError, GatewayError, storeUnavailable } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import type { Clock } from '../clock.js';
 import type { CookieAttributes } from '../wire/cookies.js';
 import type { EndpointLookup } from '../http/handler.js';
 import type { Exchange } from '../pipeline/exchange.js';
-import { sendJson } from '../http/json-response.js';
 import { loadKeySet, type KeySet } from '../keys/keyset.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -28,6 +28,7 @@ import { ExpressSessionReader } from '../adapters/redis/express-session.js';
 import { TokenMinter } from '../pipeline/mint/minter.js';
 import type { AuthDeps } from '../pipeline/route.js';
 import { observedRateLimits, type StoreCallObserver } from '../rate-limit/store.js';
+import { userRevoker } from '../revocation/revoke-user.js';
 import { SessionService } from '../sessions/service.js';
 import { createSessionBackend, type SessionBackend } from './session-backend.js';
 import type { JwksFetch } from '../keys/remote-jwks.js';
@@ -60,7 +61,6 @@ export interface AuthLayerOptions {
   readonly production?: boolean;
 }
 
-const ADMIN_REVOKE = /^\/admin\/users\/([^/]{1,256})\/revoke$/;
 
 /**
  * Redis must not evict: at start (and on every reconnect, where the server may have changed), a
@@ -212,17 +212,8 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
   }
 
   const tokens = await buildTokenLayer({ config, backend, keys, clock, metrics, logger, jwksFetch: opts.jwksFetch, claimsRefresh });
-  const revokeUser = async (sub: string, reason: string): Promise<number> => {
-    const at = clock.now();
-    await tokens.refresh.revokeUser(sub, reason);
-    try {
-      await tokens.notBefore.revoke(sub, at);
-    } catch (err) {
-      throw storeUnavailable(err);
-    }
-    // One invalidation for every instance: drop the user's cached sessions, refuse older access tokens.
-    return sessions.revokeUser(sub, reason, at);
-  };
+  // One invalidation for every instance: drop the user's cached sessions, refuse older access tokens.
+  const revokeUser = userRevoker({ families: tokens.refresh, notBefore: tokens.notBefore, sessions, clock });
   revokeEverywhere = (sub) => revokeUser(sub, 'user_unknown');
 
   const auth = authEndpoints({
@@ -245,22 +236,9 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
   const endpoints: EndpointLookup = (method, path) =>
     path === JWKS_PATH && (method === 'GET' || method === 'HEAD') ? jwks : auth(method, path);
 
-  const adminEndpoints: AdminLookup = (method, path) => {
-    if (path === JWKS_PATH && (method === 'GET' || method === 'HEAD')) return async (req, res) => serveJwks(keys, req, res);
-    const m = method === 'POST' ? ADMIN_REVOKE.exec(path) : null;
-    if (!m) return undefined;
-    return async (_req, res) => {
-      let sub: string;
-      try {
-        sub = decodeURIComponent(m[1] as string);
-      } catch {
-        throw new GatewayError('invalid_body', { detail: 'bad user id' });
-      }
-      const revoked = await revokeUser(sub, 'user_revoked');
-      logger.info({ sub, revoked }, 'user revoked by admin');
-      sendJson(res, 200, { sub, revoked });
-    };
-  };
+  const revokeEndpoint = adminRevokeEndpoint(revokeUser, logger);
+  const adminEndpoints: AdminLookup = (method, path) =>
+    path === JWKS_PATH && (method === 'GET' || method === 'HEAD') ? async (req, res) => serveJwks(keys, req, res) : revokeEndpoint(method, path);
 
   return {
     routeDeps: {

@@ -8,7 +8,7 @@ import type { AccessLog, Logger } from '../log.js';
 import { methodLabel, NO_ROUTE, type Metrics } from '../metrics/metrics.js';
 import { createExchange, type Exchange } from '../pipeline/exchange.js';
 import { renderError } from './error-response.js';
-import { matchRoute, prepare, runStages, type ResolveDeps } from './resolve.js';
+import { admitRequest, matchRoute, runStages, type ResolveDeps } from './resolve.js';
 
 /** A gateway endpoint beside the proxy path (`/auth/*`, JWKS); it answers through ex.res or throws. */
 export type Endpoint = (ex: Exchange) => Promise<void>;
@@ -55,7 +55,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
 }
 
 async function handle(deps: HandlerDeps, ex: Exchange, hooks: ForwardHooks): Promise<void> {
-  prepare(deps, ex);
+  admitRequest(deps, ex);
   const method = ex.req.method ?? 'GET';
   const endpoint = deps.endpoints(method, ex.path);
   if (endpoint) {

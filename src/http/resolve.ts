@@ -1,10 +1,10 @@
 // What every request goes through before its route's stages, HTTP and WebSocket alike: limits,
 // request-shape checks, target and host normalization, forwarded-for, route match.
+import type { IncomingMessage } from 'node:http';
 import type { BlockList } from 'node:net';
 import { GatewayError } from '../errors.js';
 import { forwardedInfo } from '../forward/headers.js';
-import type { Exchange } from '../pipeline/exchange.js';
-import type { CompiledRoute } from '../pipeline/exchange.js';
+import type { CompiledRoute, Exchange } from '../pipeline/exchange.js';
 import { normalizeHost, normalizeTarget } from '../routing/normalize.js';
 import type { RouteTable } from '../routing/table.js';
 import { checkFraming, checkHeaders, checkQueryOverride, type HeaderLimits } from './request-shape.js';
@@ -23,10 +23,18 @@ export interface ResolveDeps {
 const FRAMING_BROKEN = Symbol('framingBroken');
 type MarkedSocket = { [FRAMING_BROKEN]?: true };
 
-/** Checks limits and framing, fills the exchange's path, query and client address; throws GatewayError to refuse. */
-export function prepare(deps: ResolveDeps, ex: Exchange): void {
-  const req = ex.req;
-  const url = req.url ?? '/';
+/**
+ * What every request goes through before its route is looked up: its shape checked, its target and
+ * its client read. Throws GatewayError to refuse.
+ */
+export function admitRequest(deps: ResolveDeps, ex: Exchange): void {
+  refuseBadShape(deps, ex.req);
+  readTarget(ex);
+  readClient(deps, ex);
+}
+
+/** Framing (sticky for the connection), URL length, header count, duplicates and names. */
+function refuseBadShape(deps: ResolveDeps, req: IncomingMessage): void {
   const socket = req.socket as unknown as MarkedSocket;
   if (socket[FRAMING_BROKEN]) throw new GatewayError('request_smuggling');
   try {
@@ -35,30 +43,30 @@ export function prepare(deps: ResolveDeps, ex: Exchange): void {
     socket[FRAMING_BROKEN] = true;
     throw err;
   }
-  if (url.length > deps.maxUrlLength) throw new GatewayError('url_too_long');
+  if ((req.url ?? '/').length > deps.maxUrlLength) throw new GatewayError('url_too_long');
   checkHeaders(req, deps.headerLimits);
-  const target = normalizeTarget(url);
+}
+
+/** The normalized path, query and host the route is chosen by; a method override in the query is refused. */
+function readTarget(ex: Exchange): void {
+  const target = normalizeTarget(ex.req.url ?? '/');
   ex.path = target.path;
   ex.encodedPath = target.encodedPath;
   ex.query = target.query;
-  checkQueryOverride(req.method, target.query);
-  ex.host = normalizeHost(req.headers.host);
+  checkQueryOverride(ex.req.method, target.query);
+  ex.host = normalizeHost(ex.req.headers.host);
+}
+
+/** Who the client is (X-Forwarded-* believed from trusted proxies only), and the forwarded headers the upstream gets. */
+function readClient(deps: ResolveDeps, ex: Exchange): void {
+  const req = ex.req;
   const fwd = forwardedInfo(req.headers, ex.peerIp, 'encrypted' in req.socket, deps.trustedProxies);
   ex.clientIp = fwd.clientIp;
   ex.trustedPeer = fwd.trusted;
-  ex.upstreamHeaders.push(
-    'x-forwarded-for',
-    fwd.forwardedFor,
-    'x-forwarded-proto',
-    fwd.proto,
-    'x-forwarded-host',
-    fwd.host,
-    'x-request-id',
-    ex.requestId,
-  );
+  ex.upstreamHeaders.push('x-forwarded-for', fwd.forwardedFor, 'x-forwarded-proto', fwd.proto, 'x-forwarded-host', fwd.host, 'x-request-id', ex.requestId);
 }
 
-/** The route for a prepared exchange; throws route_not_found or method_not_allowed. */
+/** The route for an admitted exchange; throws route_not_found or method_not_allowed. */
 export function matchRoute(deps: ResolveDeps, ex: Exchange): CompiledRoute {
   const m = deps.routes.current.match(ex.host, ex.path, ex.req.method ?? 'GET');
   if (m.kind === 'none') throw new GatewayError('route_not_found');

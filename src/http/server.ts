@@ -12,7 +12,7 @@ import type { Principal } from '../pipeline/principal.js';
 import { rawErrorResponse } from './error-response.js';
 import type { HandlerDeps } from './handler.js';
 import { createRequestHandler } from './handler.js';
-import { matchRoute, prepare, runStages } from './resolve.js';
+import { admitRequest, matchRoute, runStages } from './resolve.js';
 
 export interface ServerLimits {
   readonly maxHeaderSize: number;
@@ -122,7 +122,7 @@ async function handleUpgrade(
   const ex = createExchange(req, new ServerResponse(req), performance.now(), deps.newRequestId);
   let route;
   try {
-    prepare(deps, ex);
+    admitRequest(deps, ex);
     // /auth/ and the JWKS belong to the gateway: an upgrade there is never proxied, whatever route
     // would match the path, in whatever case it is spelt.
     const lower = ex.path.toLowerCase();
