@@ -44,10 +44,6 @@ export const ERRORS = {
 /** A stable error code; a literal union so `switch (err.code)` narrows. */
 export type ErrorCode = keyof typeof ERRORS;
 
-export function isErrorCode(value: string): value is ErrorCode {
-  return Object.hasOwn(ERRORS, value);
-}
-
 /**
  * "Yours, and wrong": an error the gateway answers itself. `cause` is for the log only and never
  * reaches the client; `headers` are added to the answer (Allow, Retry-After, WWW-Authenticate).
