@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `gateway start | check-config | keygen`. Every command takes --config PATH, falling back to
-// GATEWAY_CONFIG, then ./config/gateway.yaml.
+// `gateway start | check-config | keygen | sessions revoke`. Every command but keygen reads
+// --config PATH, falling back to GATEWAY_CONFIG, then ./config/gateway.yaml.
 import { parseArgs } from 'node:util';
 import { developmentSettings } from './config/development.js';
 import { loadConfig } from './config/load.js';

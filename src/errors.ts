@@ -52,10 +52,12 @@ export class GatewayError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly headers: Readonly<Record<string, string>> | undefined;
+  /** A fixed word that says which check refused (a policy's `role`, `scope`...): shown to clients, so never input. */
+  readonly reason: string | undefined;
 
   constructor(
     code: ErrorCode,
-    options: { cause?: unknown; headers?: Record<string, string>; detail?: string; status?: 302 } = {},
+    options: { cause?: unknown; headers?: Record<string, string>; detail?: string; status?: 302; reason?: string } = {},
   ) {
     super(options.detail ?? ERRORS[code].message, { cause: options.cause });
     this.name = 'GatewayError';
@@ -63,6 +65,7 @@ export class GatewayError extends Error {
     // The one override: a browser sent to the login page gets 302 with the same code in the body.
     this.status = options.status ?? ERRORS[code].status;
     this.headers = options.headers;
+    this.reason = options.reason;
   }
 
   /** The text clients see: always the table's message, never a detail that might carry input. */

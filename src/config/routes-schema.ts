@@ -1,6 +1,7 @@
 // The shape of config/routes.yaml: the route table people edit most, reloaded without a restart.
 // Every key is documented in docs/configuration.md#routesyaml. Objects are strict (see schema.ts).
 import { z } from 'zod';
+import { policySchema, type PolicyConfig } from './policy-schema.js';
 import { headerName, httpUrl, numeric, size } from './schema.js';
 
 export const AUTH_MODES = ['public', 'session', 'bearer', 'session_or_bearer'] as const;
@@ -43,8 +44,8 @@ const routeSchema = z.strictObject({
     .refine((u) => (u.url === undefined) !== (u.urls === undefined), 'give exactly one of url or urls'),
   auth: z.enum(AUTH_MODES),
   websocket: z.boolean().default(false),
-  /** Who may pass, once authenticated: any of these roles (claim `roles`). 403 otherwise. */
-  require: z.strictObject({ roles: z.array(z.string().min(1)).min(1).optional() }).optional(),
+  /** Who may pass, once authenticated (config/policy-schema.ts). 403 `forbidden` with a reason otherwise. */
+  require: policySchema.optional(),
   /** The internal token minted for the upstream. */
   token: z
     .strictObject({
@@ -62,7 +63,28 @@ const routeSchema = z.strictObject({
   keepUnderscoreHeaders: z.boolean().default(false),
   /** Largest request body; defaults to limits.maxBodySize of gateway.yaml. */
   maxBodySize: size().optional(),
+}).superRefine((route, ctx) => {
+  if (!route.require) return;
+  // Rules no request could ever pass, or that would never run: refused at load, not found in production.
+  if (route.auth === 'public') {
+    ctx.addIssue({ code: 'custom', path: ['require'], message: 'a public route authenticates nobody, so require could never be checked: use auth: session, bearer or session_or_bearer' });
+    return;
+  }
+  const modes = route.auth === 'session' ? ['session'] : route.auth === 'bearer' ? ['bearer'] : ['session', 'bearer'];
+  for (const [at, via] of viaLists(route.require, ['require'])) {
+    if (!via.some((v) => modes.includes(v))) {
+      ctx.addIssue({ code: 'custom', path: at, message: `no request on this route (auth: ${route.auth}) can come via ${via.join(' or ')}` });
+    }
+  }
 });
+
+/** Every `via` list in a policy, with its location. */
+function viaLists(p: PolicyConfig, at: (string | number)[]): [(string | number)[], string[]][] {
+  const out: [(string | number)[], string[]][] = p.via ? [[[...at, 'via'], p.via]] : [];
+  p.any?.forEach((q, i) => out.push(...viaLists(q, [...at, 'any', i])));
+  p.all?.forEach((q, i) => out.push(...viaLists(q, [...at, 'all', i])));
+  return out;
+}
 
 export const routesSchema = z.strictObject({
   routes: z.array(routeSchema).default([]),

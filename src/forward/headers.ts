@@ -20,7 +20,7 @@ export const HOP_BY_HOP = [
   'upgrade',
 ];
 
-/** Set by the gateway only; a client's values are dropped (or kept, for trusted proxies, in forwardedHeaders). */
+/** Set by the gateway only; a client's values are dropped (from a trusted proxy, forwardedInfo reads X-Forwarded-For/-Proto/-Host first). */
 export const GATEWAY_SET = [
   'host',
   'x-forwarded-for',

@@ -15,17 +15,17 @@ function wantsHtml(req: IncomingMessage): boolean {
   return typeof accept === 'string' && accept.includes('text/html') && !accept.includes('application/json');
 }
 
-export function errorBody(code: ErrorCode, requestId: string): string {
-  return JSON.stringify({ error: code, message: ERRORS[code].message, requestId });
+export function errorBody(code: ErrorCode, requestId: string, reason?: string): string {
+  return JSON.stringify(reason === undefined ? { error: code, message: ERRORS[code].message, requestId } : { error: code, reason, message: ERRORS[code].message, requestId });
 }
 
-function htmlBody(code: ErrorCode, requestId: string): string {
+function htmlBody(code: ErrorCode, requestId: string, reason?: string): string {
   const status = ERRORS[code].status;
   const title = `${status} ${STATUS_CODES[status] ?? ''}`;
   return (
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title></head>` +
     `<body><h1>${title}</h1><p>${escapeHtml(ERRORS[code].message)}</p>` +
-    `<p><small>Error <code>${code}</code>, request <code>${escapeHtml(requestId)}</code></small></p></body></html>`
+    `<p><small>Error <code>${code}</code>${reason === undefined ? '' : ` (<code>${escapeHtml(reason)}</code>)`}, request <code>${escapeHtml(requestId)}</code></small></p></body></html>`
   );
 }
 
@@ -40,7 +40,7 @@ export function renderError(req: IncomingMessage, res: ServerResponse, err: Gate
   const unreadBody = !req.complete && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined);
   const close = err.code === 'request_smuggling' || unreadBody;
   const html = wantsHtml(req);
-  const body = html ? htmlBody(err.code, requestId) : errorBody(err.code, requestId);
+  const body = html ? htmlBody(err.code, requestId, err.reason) : errorBody(err.code, requestId, err.reason);
   for (const name of res.getHeaderNames()) res.removeHeader(name);
   res.writeHead(err.status, {
     ...err.headers,

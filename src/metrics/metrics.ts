@@ -76,7 +76,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions = { de
     routes: new Gauge({ name: 'gateway_routes', help: 'Routes in the active table.', registers }),
     authOutcomes: new HotCounter(registry, {
       name: 'gateway_auth_outcomes_total',
-      help: 'Authentication outcomes by route, result (authenticated, refused) and reason (authenticator id or error code).',
+      help: 'Authentication outcomes by route, result (authenticated, refused, forbidden) and reason (authenticator id, error code, or the policy reason of a 403).',
       labelNames: ['route', 'result', 'reason'],
     }),
     sessionCache: new HotCounter(registry, {
@@ -86,7 +86,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions = { de
     }),
     storeDuration: new HotHistogram(registry, {
       name: 'gateway_session_store_duration_seconds',
-      help: 'Session store (Redis) call latency by operation and result (ok, error).',
+      help: 'Session and sign-in rate-limit store (Redis) call latency by operation and result (ok, error).',
       labelNames: ['op', 'result'],
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     }),
@@ -171,7 +171,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions = { de
     refreshReuse: new Counter({ name: 'gateway_refresh_reuse_detected_total', help: 'Refresh tokens presented after rotation (theft signal).', registers }),
     familiesRevoked: new Counter({
       name: 'gateway_refresh_families_revoked_total',
-      help: 'Refresh-token families revoked, by reason (reuse, logout_all, user_revoked, family_cap).',
+      help: 'Refresh-token families revoked, by reason (reuse, logout_all, user_revoked, family_cap, user_unknown).',
       labelNames: ['reason'] as const,
       registers,
     }),
@@ -183,7 +183,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions = { de
     }),
     websocketsClosed: new Counter({
       name: 'gateway_websockets_closed_total',
-      help: 'Upgraded connections ended, by route and reason (logout, session_deleted, session_revoked, user_revoked, session_expired, session_idle, session_gone, token_expired, shutdown, client_closed).',
+      help: 'Upgraded connections ended, by route and reason (logout, session_deleted, session_revoked, user_revoked, session_expired, session_idle, session_gone, token_expired, shutdown, client_closed, upstream_failed).',
       labelNames: ['route', 'reason'] as const,
       registers,
     }),

@@ -7,7 +7,7 @@ import type { Clock } from '../clock.js';
 import { UpstreamGroup, type UpstreamTarget } from '../forward/upstream-group.js';
 import { RouteTable } from '../routing/table.js';
 import { authenticateStage, type Authenticator, type AuthOutcomes } from './authn/authenticator.js';
-import { requireRolesStage } from './authz/policy.js';
+import { policyStage } from './authz/policy.js';
 import { csrfStage } from './csrf/csrf.js';
 import type { CompiledRoute, Stage } from './exchange.js';
 import type { TokenMinter } from './mint/minter.js';
@@ -75,7 +75,7 @@ function compileStages(c: RouteConfig, auth: AuthDeps): Stage[] {
       outcomes: auth.outcomes,
     }),
   ];
-  if (c.require?.roles) stages.push(requireRolesStage(c.require.roles));
+  if (c.require) stages.push(policyStage(c.require, (reason) => auth.outcomes.outcome(c.name, 'forbidden', reason)));
   if (c.csrf !== false || c.websocket) {
     stages.push(csrfStage(auth.allowedOrigins, { unsafeMethods: c.csrf !== false, requireToken: c.csrf === 'token' }));
   }

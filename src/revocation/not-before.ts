@@ -84,7 +84,7 @@ export class NotBeforeRegistry {
   /**
    * The earliest `iat` (seconds) a token of `sub` may carry. Revocation times are rounded up to the
    * second, so no token issued before a revocation survives it; tokens issued right after are given
-   * this `iat` (see AccessTokenIssuer), so they are not refused either.
+   * this `iat` (see refresh/access-token.ts), so they are not refused either.
    */
   minIat(sub: string): number {
     const nb = this.map.get(sub);

@@ -247,7 +247,7 @@ export class SessionService {
 
   /**
    * End every session of a user; `notBefore` (ms) rides on the same invalidation so other instances
-   * also refuse the user's older access tokens (see sessions/not-before.ts).
+   * also refuse the user's older access tokens (see revocation/not-before.ts).
    */
   async revokeUser(sub: string, reason: string, notBefore?: number): Promise<number> {
     const hashes = await this.call('deleteByUser', () => this.store.deleteByUser(sub));

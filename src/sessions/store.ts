@@ -1,5 +1,5 @@
 // The port every session store implements (memory for development and tests, Redis for
-// production); test/contract/session-store.contract.ts runs one suite against both.
+// production); test/contract/session-store.test.ts runs one suite against both.
 // Keys are hashes of session IDs: a store never sees the ID itself.
 
 export interface StoredSession {

@@ -13,7 +13,7 @@ export interface Authenticator {
 }
 
 export interface AuthOutcomes {
-  outcome(route: string, result: 'authenticated' | 'refused', reason: string): void;
+  outcome(route: string, result: 'authenticated' | 'refused' | 'forbidden', reason: string): void;
 }
 
 export interface AuthenticateOptions {
