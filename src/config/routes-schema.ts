@@ -6,6 +6,15 @@ import { headerName, httpUrl, numeric, size } from './schema.js';
 
 export const AUTH_MODES = ['public', 'session', 'bearer', 'session_or_bearer'] as const;
 
+/** Where an identity header's value comes from: `sub`, `via`, or a dotted claim path; lists joined by `join`. */
+const identityHeader = z.union([
+  z.string().min(1),
+  z.strictObject({ from: z.string().min(1), join: z.string().max(8).optional() }),
+]);
+export type IdentityHeaderConfig = z.output<typeof identityHeader>;
+/** Headers an identity header may not name: the gateway sets them for its own reasons. */
+const GATEWAY_OWNED = new Set(['host', 'authorization', 'cookie', 'content-length', 'transfer-encoding', 'connection', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
+
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'] as const;
 
 // Route paths are literal: segments of unreserved characters and a few sub-delims, no dot
@@ -46,6 +55,18 @@ const routeSchema = z.strictObject({
   websocket: z.boolean().default(false),
   /** Who may pass, once authenticated (config/policy-schema.ts). 403 `forbidden` with a reason otherwise. */
   require: policySchema.optional(),
+  /**
+   * Headers filled from the principal for backends that cannot verify the internal token:
+   * `{X-Forwarded-User: sub, X-Forwarded-Email: email, X-Forwarded-Groups: {from: groups, join: ","}}`.
+   */
+  identityHeaders: z
+    .record(headerName, identityHeader)
+    .superRefine((headers, ctx) => {
+      for (const name of Object.keys(headers)) {
+        if (GATEWAY_OWNED.has(name.toLowerCase())) ctx.addIssue({ code: 'custom', path: [name], message: 'is set by the gateway itself' });
+      }
+    })
+    .default({}),
   /** The internal token minted for the upstream. */
   token: z
     .strictObject({
@@ -55,6 +76,8 @@ const routeSchema = z.strictObject({
       header: headerName.default('authorization'),
       /** Session claims copied into the token. */
       claims: z.array(z.string().min(1)).default([]),
+      /** false: no internal token (a backend that reads only identity headers). */
+      send: z.boolean().default(true),
     })
     .prefault({}),
   /** CSRF checks for cookie-authenticated unsafe methods: true (origin checks), "token" (also X-CSRF-Token), false. */

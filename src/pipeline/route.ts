@@ -11,6 +11,7 @@ import { policyStage } from './authz/policy.js';
 import { csrfStage } from './csrf/csrf.js';
 import type { CompiledRoute, Stage } from './exchange.js';
 import type { TokenMinter } from './mint/minter.js';
+import { identityHeadersStage } from './identity-headers.js';
 import { mintStage } from './mint/stage.js';
 
 export interface CompileOptions {
@@ -79,7 +80,9 @@ function compileStages(c: RouteConfig, auth: AuthDeps): Stage[] {
   if (c.csrf !== false || c.websocket) {
     stages.push(csrfStage(auth.allowedOrigins, { unsafeMethods: c.csrf !== false, requireToken: c.csrf === 'token' }));
   }
-  stages.push(mintStage(auth.minter, c.token.audience ?? c.name, c.token.header, c.token.claims));
+  const identity = identityHeadersStage(c.identityHeaders);
+  if (identity) stages.push(identity);
+  if (c.token.send) stages.push(mintStage(auth.minter, c.token.audience ?? c.name, c.token.header, c.token.claims));
   return stages;
 }
 
@@ -121,7 +124,8 @@ function compileRoute(c: RouteConfig, opts: CompileOptions): CompiledRoute {
     // On authenticated routes the client's value of the token header is dropped: only the gateway's goes up.
     // The client's Authorization (its bearer token) never goes further either.
     headerPolicy: buildHeaderPolicy({
-      drop: c.auth === 'public' ? opts.identityHeaders : [...opts.identityHeaders, c.token.header, 'authorization'],
+      // The route's identity headers are the gateway's to set, on public routes too (no client may fill them).
+      drop: c.auth === 'public' ? [...opts.identityHeaders, ...Object.keys(c.identityHeaders)] : [...opts.identityHeaders, ...Object.keys(c.identityHeaders), c.token.header, 'authorization'],
       keepUnderscores: c.keepUnderscoreHeaders,
       keepFromTrusted: opts.trustedProxyHeaders,
     }),
