@@ -21,6 +21,7 @@ export const ERRORS = {
   admin_unauthorized: { status: 401, message: 'This admin endpoint needs the admin credential.' },
   forbidden: { status: 403, message: 'You are signed in but not allowed to do this.' },
   csrf_failed: { status: 403, message: 'The request failed the cross-site request forgery checks.' },
+  cors_refused: { status: 403, message: 'This cross-origin request is not allowed on this route.' },
   origin_not_allowed: { status: 403, message: 'The admin listener does not answer browser pages or unknown host names.' },
   session_not_found: { status: 404, message: 'No such session of yours.' },
   route_not_found: { status: 404, message: 'No route matches this request.' },

@@ -2,9 +2,11 @@
 // Every key is documented in docs/configuration.md#routesyaml. Objects are strict (see schema.ts).
 import { z } from 'zod';
 import { policySchema, type PolicyConfig } from './policy-schema.js';
-import { headerName, httpUrl, numeric, size } from './schema.js';
+import { duration, headerName, httpUrl, numeric, size } from './schema.js';
 
 export const AUTH_MODES = ['public', 'session', 'bearer', 'session_or_bearer'] as const;
+
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'] as const;
 
 /** Where an identity header's value comes from: `sub`, `via`, or a dotted claim path; lists joined by `join`. */
 const identityHeader = z.union([
@@ -12,10 +14,29 @@ const identityHeader = z.union([
   z.strictObject({ from: z.string().min(1), join: z.string().max(8).optional() }),
 ]);
 export type IdentityHeaderConfig = z.output<typeof identityHeader>;
+/** `https://app.example.com`, `https://*.example.com`, or `*` (any origin, never with credentials). */
+const corsOrigin = z
+  .string()
+  .refine((o) => o === '*' || /^https?:\/\/(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$/.test(o), 'must be an origin such as https://app.example.com, a pattern https://*.example.com, or *');
+const cors = z
+  .strictObject({
+    origins: z.array(corsOrigin).min(1),
+    /** Methods a page may use; default: the route's match.methods, else GET, HEAD, POST, PUT, PATCH, DELETE. */
+    methods: z.array(z.enum(HTTP_METHODS)).min(1).optional(),
+    /** Request headers a page may send besides the safelisted ones; default: authorization, content-type, x-csrf-token, x-requested-with. */
+    headers: z.array(headerName).optional(),
+    exposeHeaders: z.array(headerName).default([]),
+    /** Cookies and Authorization from the page (Access-Control-Allow-Credentials). */
+    credentials: z.boolean().default(false),
+    /** How long a browser may cache a preflight answer. */
+    maxAge: duration().default(600_000),
+  })
+  .refine((c) => !(c.credentials && c.origins.includes('*')), 'credentials with origin * would let any site read answers made with the user\'s credentials: list the origins');
+export type CorsConfig = z.output<typeof cors>;
+
 /** Headers an identity header may not name: the gateway sets them for its own reasons. */
 const GATEWAY_OWNED = new Set(['host', 'authorization', 'cookie', 'content-length', 'transfer-encoding', 'connection', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
 
-export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'] as const;
 
 // Route paths are literal: segments of unreserved characters and a few sub-delims, no dot
 // segments, no empty segments, no percent-encoding, no `;`. What the normalizer produces can
@@ -80,6 +101,8 @@ const routeSchema = z.strictObject({
       send: z.boolean().default(true),
     })
     .prefault({}),
+  /** CORS for pages of other origins (pipeline/cors.ts): preflights answered by the gateway. */
+  cors: cors.optional(),
   /** CSRF checks for cookie-authenticated unsafe methods: true (origin checks), "token" (also X-CSRF-Token), false. */
   csrf: z.union([z.boolean(), z.literal('token')]).default(true),
   /** Forward client headers whose names hold `_` (dropped by default: CGI servers read X_User as X-User). */

@@ -28,6 +28,8 @@ export interface ForwardRoute {
   readonly headerPolicy: HeaderPolicy;
   /** The gateway's cookies: removed from Cookie, and upstream Set-Cookie for them dropped. */
   readonly ownedCookies: readonly string[];
+  /** The gateway answers CORS on this route: the upstream's Access-Control-* headers are dropped, its Vary kept with Origin added. */
+  readonly ownsCors: boolean;
 }
 
 /** What the forwarder reads from and records on the exchange. */
@@ -121,7 +123,7 @@ export async function forward(route: ForwardRoute, ex: ForwardExchange, hooks: F
     filterRequestHeaders(ex.req, route.headerPolicy, headers, route.ownedCookies, ex.trustedPeer);
     headers.push('host', route.preserveHost ? (ex.req.headers.host ?? target.host) : target.host);
     for (const h of ex.upstreamHeaders) headers.push(h);
-    const call = new UpstreamCall(ex, route.ownedCookies);
+    const call = new UpstreamCall(ex, route.ownedCookies, route.ownsCors);
     (res as TrackedResponse)[CALL] = call;
     target.pool.dispatch(
       {
@@ -193,6 +195,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
   constructor(
     private readonly ex: ForwardExchange,
     private readonly ownedCookies: readonly string[],
+    private readonly ownsCors: boolean,
   ) {
     this.settled = new Promise((resolve) => (this.settle = resolve));
   }
@@ -215,6 +218,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
     ex.upstreamHeadersAt = performance.now();
     const out = filterResponseHeaders(headers, this.ownedCookies);
     out['x-request-id'] = ex.requestId;
+    if (this.ownsCors) ownCors(out);
     ex.res.writeHead(statusCode, out);
   }
 
@@ -234,4 +238,13 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
     if (this.onDrain) this.ex.res.off('drain', this.onDrain);
     this.settle(err);
   }
+}
+
+/** The route's CORS headers (set on the response by the gateway) win: the upstream's go, its Vary stays with Origin. */
+function ownCors(out: Record<string, string | string[] | undefined>): void {
+  for (const name of Object.keys(out)) if (name.startsWith('access-control-')) delete out[name];
+  const vary = out.vary;
+  if (vary === undefined) return;
+  const list = Array.isArray(vary) ? vary.join(', ') : vary;
+  out.vary = /(^|,)\s*(origin|\*)\s*(,|$)/i.test(list) ? list : `${list}, Origin`;
 }

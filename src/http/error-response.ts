@@ -41,7 +41,8 @@ export function renderError(req: IncomingMessage, res: ServerResponse, err: Gate
   const close = err.code === 'request_smuggling' || unreadBody;
   const html = wantsHtml(req);
   const body = html ? htmlBody(err.code, requestId, err.reason) : errorBody(err.code, requestId, err.reason);
-  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  // What a stage set is dropped, except the route's CORS answer: a page must be able to read the error.
+  for (const name of res.getHeaderNames()) if (!name.startsWith('access-control-') && name !== 'vary') res.removeHeader(name);
   res.writeHead(err.status, {
     ...err.headers,
     'content-type': html ? 'text/html; charset=utf-8' : 'application/json',

@@ -65,7 +65,20 @@ async function handle(deps: HandlerDeps, ex: Exchange, hooks: ForwardHooks): Pro
     await endpoint.run(ex);
     return;
   }
+  const origin = ex.req.headers.origin;
+  const asked = ex.req.headers['access-control-request-method'];
+  if (method === 'OPTIONS' && origin !== undefined && typeof asked === 'string') {
+    // A preflight: matched with the method it asks about; answered here when the route owns CORS.
+    const target = matchRoute(deps, ex, asked);
+    if (target.cors) {
+      const headers = ex.req.headers['access-control-request-headers'];
+      target.cors.preflight(origin, asked, typeof headers === 'string' ? headers : undefined, ex.res);
+      return;
+    }
+  }
   const route = matchRoute(deps, ex);
+  // Before the stages: a page must be able to read the gateway's own 401 or 403 too.
+  route.cors?.decorate(origin, ex.res);
   await runStages(route, ex);
   await forward(route, ex, hooks);
 }

@@ -66,9 +66,9 @@ function readClient(deps: ResolveDeps, ex: Exchange): void {
   ex.upstreamHeaders.push('x-forwarded-for', fwd.forwardedFor, 'x-forwarded-proto', fwd.proto, 'x-forwarded-host', fwd.host, 'x-request-id', ex.requestId);
 }
 
-/** The route for an admitted exchange; throws route_not_found or method_not_allowed. */
-export function matchRoute(deps: ResolveDeps, ex: Exchange): CompiledRoute {
-  const m = deps.routes.current.match(ex.host, ex.path, ex.req.method ?? 'GET');
+/** The route for an admitted exchange (for `method`, a preflight's requested one); throws route_not_found or method_not_allowed. */
+export function matchRoute(deps: ResolveDeps, ex: Exchange, method = ex.req.method ?? 'GET'): CompiledRoute {
+  const m = deps.routes.current.match(ex.host, ex.path, method);
   if (m.kind === 'none') throw new GatewayError('route_not_found');
   if (m.kind === 'method_not_allowed') throw new GatewayError('method_not_allowed', { headers: { allow: m.allow } });
   // A backend that ignores case (or trailing dots, or reads compatibility characters as ASCII) would

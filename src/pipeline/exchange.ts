@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RouteConfig } from '../config/routes-schema.js';
 import type { ForwardRoute } from '../forward/proxy.js';
 import type { Matchable } from '../routing/table.js';
+import type { CorsPolicy } from './cors.js';
 import type { Principal } from './principal.js';
 
 /** A stage runs before forwarding (HTTP and WebSocket alike); it throws GatewayError to refuse. */
@@ -17,6 +18,8 @@ export interface CompiledRoute extends Matchable, ForwardRoute {
   readonly websocket: boolean;
   /** The pre-forwarding chain, in order (authenticate, authorize, csrf, mint as they are added). */
   readonly stages: readonly Stage[];
+  /** CORS for pages of other origins (cors.ts), or undefined: the upstream handles CORS itself. */
+  readonly cors: CorsPolicy | undefined;
   /** The methods answered in Allow on a 405. */
   readonly allow: string | undefined;
 }

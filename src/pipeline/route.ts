@@ -11,6 +11,7 @@ import { policyStage } from './authz/policy.js';
 import { csrfStage } from './csrf/csrf.js';
 import type { CompiledRoute, Stage } from './exchange.js';
 import type { TokenMinter } from './mint/minter.js';
+import { compileCors } from './cors.js';
 import { identityHeadersStage } from './identity-headers.js';
 import { mintStage } from './mint/stage.js';
 
@@ -130,6 +131,8 @@ function compileRoute(c: RouteConfig, opts: CompileOptions): CompiledRoute {
       keepFromTrusted: opts.trustedProxyHeaders,
     }),
     ownedCookies: opts.auth.ownedCookies,
+    cors: c.cors ? compileCors(c.cors, c.match.methods) : undefined,
+    ownsCors: c.cors !== undefined,
     stages: compileStages(c, opts.auth),
   };
 }
