@@ -44,6 +44,28 @@ const GATEWAY_OWNED = new Set(['host', 'authorization', 'cookie', 'content-lengt
 const ROUTE_PATH = /^\/(?:[A-Za-z0-9\-_~!$&'()*+,=:@]|\.(?!\.?(?:\/|$)))*(?:\/(?:[A-Za-z0-9\-_~!$&'()*+,=:@]|\.(?!\.?(?:\/|$)))+)*\/?$/;
 const HOST_PATTERN = /^(\*\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
+function routePath() {
+  return z
+    .string()
+    .refine((v) => ROUTE_PATH.test(v) && !v.includes('//'), 'must start with "/" and hold only plain segments (no "..", ".", "//", "%", ";" or query)');
+}
+
+/**
+ * A rule inside a route: a sub-path (and methods) with its own authentication and policy, for static
+ * assets, health pages or a webhook under a protected application. Everything else is the route's.
+ * At load each rule becomes a route of its own (named `<route>.<rule>`), placed before its route,
+ * so the same matching, normalization and case rules decide which one applies.
+ */
+const ruleSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,30}$/, 'must be 1-31 letters, digits, "_" or "-"'),
+  path: routePath(),
+  methods: z.array(z.enum(HTTP_METHODS)).min(1).optional(),
+  auth: z.enum(AUTH_MODES).optional(),
+  require: policySchema.optional(),
+  csrf: z.union([z.boolean(), z.literal('token')]).optional(),
+});
+export type RuleConfig = z.output<typeof ruleSchema>;
+
 const routeSchema = z.strictObject({
   /** Unique; used in logs and metric labels. */
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, "_", "." or "-"'),
@@ -53,12 +75,7 @@ const routeSchema = z.strictObject({
       .transform((v) => v.toLowerCase())
       .refine((v) => HOST_PATTERN.test(v), 'must be a host name such as api.example.com or *.example.com (no port)')
       .optional(),
-    path: z
-      .string()
-      .refine(
-        (v) => ROUTE_PATH.test(v) && !v.includes('//'),
-        'must start with "/" and hold only plain segments (no "..", ".", "//", "%", ";" or query)',
-      ),
+    path: routePath(),
     methods: z.array(z.enum(HTTP_METHODS)).min(1).optional(),
     /** Match the path ignoring case (and trailing dots, compatibility characters); default routing.caseInsensitive. */
     caseInsensitive: z.boolean().optional(),
@@ -109,20 +126,35 @@ const routeSchema = z.strictObject({
   keepUnderscoreHeaders: z.boolean().default(false),
   /** Largest request body; defaults to limits.maxBodySize of gateway.yaml. */
   maxBodySize: size().optional(),
+  /** Sub-paths with their own auth and policy (public assets, a webhook, an admin area). */
+  rules: z.array(ruleSchema).default([]),
 }).superRefine((route, ctx) => {
-  if (!route.require) return;
-  // Rules no request could ever pass, or that would never run: refused at load, not found in production.
-  if (route.auth === 'public') {
-    ctx.addIssue({ code: 'custom', path: ['require'], message: 'a public route authenticates nobody, so require could never be checked: use auth: session, bearer or session_or_bearer' });
+  policyIssues(route.auth, route.require, [], ctx);
+  const base = route.match.path.length > 1 && route.match.path.endsWith('/') ? route.match.path.slice(0, -1) : route.match.path;
+  route.rules.forEach((rule, j) => {
+    if (!(base === '/' || rule.path === base || rule.path.startsWith(`${base}/`))) {
+      ctx.addIssue({ code: 'custom', path: ['rules', j, 'path'], message: `is not under the route's match.path (${route.match.path})` });
+    }
+    const auth = rule.auth ?? route.auth;
+    // A public rule drops the route's policy; otherwise the rule's own, or the route's.
+    policyIssues(auth, rule.require ?? (auth === 'public' ? undefined : route.require), ['rules', j], ctx, rule.require !== undefined);
+  });
+});
+
+/** Policies no request could ever pass, or that would never run: refused at load, not found in production. */
+function policyIssues(auth: (typeof AUTH_MODES)[number], require: PolicyConfig | undefined, at: (string | number)[], ctx: z.RefinementCtx, own = true): void {
+  if (!require) return;
+  if (auth === 'public') {
+    if (own) ctx.addIssue({ code: 'custom', path: [...at, 'require'], message: 'a public route authenticates nobody, so require could never be checked: use auth: session, bearer or session_or_bearer' });
     return;
   }
-  const modes = route.auth === 'session' ? ['session'] : route.auth === 'bearer' ? ['bearer'] : ['session', 'bearer'];
-  for (const [at, via] of viaLists(route.require, ['require'])) {
+  const modes = auth === 'session' ? ['session'] : auth === 'bearer' ? ['bearer'] : ['session', 'bearer'];
+  for (const [where, via] of viaLists(require, [...at, 'require'])) {
     if (!via.some((v) => modes.includes(v))) {
-      ctx.addIssue({ code: 'custom', path: at, message: `no request on this route (auth: ${route.auth}) can come via ${via.join(' or ')}` });
+      ctx.addIssue({ code: 'custom', path: own ? where : [...at, 'auth'], message: `no request on this route (auth: ${auth}) can come via ${via.join(' or ')}` });
     }
   }
-});
+}
 
 /** Every `via` list in a policy, with its location. */
 function viaLists(p: PolicyConfig, at: (string | number)[]): [(string | number)[], string[]][] {
@@ -146,42 +178,83 @@ export function crossRouteIssues(raw: unknown): { path: (string | number)[]; mes
   const routes = (raw as { routes?: unknown } | null)?.routes;
   if (!Array.isArray(routes)) return [];
   const issues: { path: (string | number)[]; message: string }[] = [];
-  const names = new Map<string, number>();
-  const matches = new Map<string, number>();
-  const lenient = new Map<string, { path: string; index: number }>();
-  routes.forEach((r: unknown, i) => {
-    const route = r as { name?: unknown; match?: { host?: unknown; path?: unknown; methods?: unknown } } | null;
-    if (typeof route?.name === 'string') {
-      const seen = names.get(route.name);
-      if (seen !== undefined) issues.push({ path: ['routes', i, 'name'], message: `"${route.name}" is already the name of routes[${seen}]` });
-      else names.set(route.name, i);
+  const names = new Map<string, string>();
+  const matches = new Map<string, { methods: string[] | '*'; label: string; group: number }[]>();
+  const lenient = new Map<string, { path: string; label: string }>();
+  for (const e of matchEntries(routes)) {
+    if (e.name !== undefined) {
+      const seen = names.get(e.name);
+      if (seen !== undefined) issues.push({ path: [...e.at, 'name'], message: `"${e.name}" is already the name of ${seen}` });
+      else names.set(e.name, e.label);
     }
-    const m = route?.match;
-    if (typeof m?.path !== 'string') return;
-    const path = m.path.length > 1 && m.path.endsWith('/') ? m.path.slice(0, -1) : m.path;
-    const host = typeof m.host === 'string' ? m.host.toLowerCase() : '';
+    if (e.path === undefined) continue;
+    const path = e.path.length > 1 && e.path.endsWith('/') ? e.path.slice(0, -1) : e.path;
     // Route paths are ASCII without trailing dots (ROUTE_PATH), so their lenient reading
     // (routing/fold.ts) is their lower case.
-    const lenientKey = `${host} ${path.toLowerCase()}`;
+    const lenientKey = `${e.host} ${path.toLowerCase()}`;
     const twin = lenient.get(lenientKey);
     if (twin !== undefined && twin.path !== path) {
       issues.push({
-        path: ['routes', i, 'match', 'path'],
-        message: `differs from routes[${twin.index}] (${twin.path}) only in case: a backend that ignores case could not tell them apart, and the gateway could not tell which policy applies`,
+        path: [...e.at, ...e.pathKey],
+        message: `differs from ${twin.label} (${twin.path}) only in case: a backend that ignores case could not tell them apart, and the gateway could not tell which policy applies`,
       });
-    } else if (twin === undefined) lenient.set(lenientKey, { path, index: i });
-    const methods = Array.isArray(m.methods) ? m.methods.map(String) : ['*'];
-    for (const method of methods) {
-      const key = `${host} ${path} ${method}`;
-      const other = matches.get(key);
-      if (other !== undefined && other !== i) {
-        issues.push({ path: ['routes', i, 'match'], message: `matches the same host, path and method (${method}) as routes[${other}]` });
-        break;
-      }
-      matches.set(key, i);
-    }
-  });
+    } else if (twin === undefined) lenient.set(lenientKey, { path, label: e.label });
+    // The first route on a host and path that accepts a method takes it: a later one whose every
+    // method an earlier one takes is never matched.
+    const here = `${e.host} ${path}`;
+    const earlier = matches.get(here) ?? [];
+    const covering = earlier.find((o) => o.methods === '*' || (e.methods !== '*' && e.methods.every((m) => (o.methods as string[]).includes(m))));
+    const overlapping = earlier.find((o) => o.methods === '*' || e.methods === '*' || e.methods.some((m) => (o.methods as string[]).includes(m)));
+    if (covering) issues.push({ path: [...e.at, ...e.pathKey], message: `is shadowed by ${covering.label}: it comes first on the same host and path and takes every method this one does` });
+    // A route after its own rules takes the methods they leave: that overlap is the point.
+    else if (overlapping && !(e.isRoute && overlapping.group === e.group)) issues.push({ path: [...e.at, ...e.pathKey], message: `matches the same host, path and a method of ${overlapping.label}` });
+    matches.set(here, [...earlier, { methods: e.methods, label: e.label, group: e.group }]);
+  }
   return issues;
+}
+
+interface MatchEntry {
+  at: (string | number)[];
+  /** The route's index (its rules share it); whether this is the route itself. */
+  group: number;
+  isRoute: boolean;
+  /** Where the path is, under `at`. */
+  pathKey: string[];
+  label: string;
+  name: string | undefined;
+  host: string;
+  path: string | undefined;
+  methods: string[] | '*';
+}
+
+/** Every route and rule of the raw file as it will be matched: each route's rules first, then the route. */
+function matchEntries(routes: unknown[]): MatchEntry[] {
+  const out: MatchEntry[] = [];
+  routes.forEach((r: unknown, i) => {
+    const route = r as { name?: unknown; match?: { host?: unknown; path?: unknown; methods?: unknown }; rules?: unknown } | null;
+    const m = route?.match;
+    const host = typeof m?.host === 'string' ? m.host.toLowerCase() : '';
+    const methods = (v: unknown): string[] | '*' => (Array.isArray(v) ? v.map(String) : '*');
+    const name = typeof route?.name === 'string' ? route.name : undefined;
+    if (Array.isArray(route?.rules)) {
+      route.rules.forEach((x: unknown, j) => {
+        const rule = x as { name?: unknown; path?: unknown; methods?: unknown } | null;
+        out.push({
+          at: ['routes', i, 'rules', j],
+          group: i,
+          isRoute: false,
+          pathKey: ['path'],
+          label: `routes[${i}].rules[${j}]`,
+          name: name !== undefined && typeof rule?.name === 'string' ? `${name}.${rule.name}` : undefined,
+          host,
+          path: typeof rule?.path === 'string' ? rule.path : undefined,
+          methods: rule?.methods === undefined ? methods(m?.methods) : methods(rule.methods),
+        });
+      });
+    }
+    out.push({ at: ['routes', i], group: i, isRoute: true, pathKey: ['match', 'path'], label: `routes[${i}]`, name, host, path: typeof m?.path === 'string' ? m.path : undefined, methods: methods(m?.methods) });
+  });
+  return out;
 }
 
 export type RoutesFile = z.output<typeof routesSchema>;

@@ -45,7 +45,8 @@ export interface AuthDeps {
   readonly ownedCookies: readonly string[];
 }
 
-export function compileRoutes(configs: readonly RouteConfig[], opts: CompileOptions): RouteTable<CompiledRoute> {
+export function compileRoutes(file: readonly RouteConfig[], opts: CompileOptions): RouteTable<CompiledRoute> {
+  const configs = file.flatMap(withRules);
   // Every header any route carries an internal token in is an internal-token header on all routes:
   // a client never gets to send one upstream, public routes included.
   const tokenHeaders = new Set(configs.filter((c) => c.auth !== 'public').map((c) => c.token.header));
@@ -55,6 +56,26 @@ export function compileRoutes(configs: readonly RouteConfig[], opts: CompileOpti
     configs.map((c) => compileRoute(c, withTokenHeaders)),
     { refuseAmbiguous: opts.routing.refuseAmbiguousPaths },
   );
+}
+
+/**
+ * A route's rules as routes of their own, before it: `<route>.<rule>`, the rule's path, methods,
+ * auth, policy and CSRF setting, the rest the route's. A public rule drops the route's policy.
+ */
+function withRules(c: RouteConfig): RouteConfig[] {
+  const rules = c.rules.map((r): RouteConfig => {
+    const auth = r.auth ?? c.auth;
+    return {
+      ...c,
+      name: `${c.name}.${r.name}`,
+      match: { ...c.match, path: r.path, methods: r.methods ?? c.match.methods },
+      auth,
+      require: r.require ?? (auth === 'public' ? undefined : c.require),
+      csrf: r.csrf ?? c.csrf,
+      rules: [],
+    };
+  });
+  return [...rules, c];
 }
 
 /** The origins a table sends to, so the pool registry can close the others after a reload. */

@@ -114,7 +114,7 @@ describe('loadConfig', () => {
 
   it('refuses two routes that match the same host, path and method', async () => {
     const p = await problems('', okRoute + okRoute.replace('routes:\n', '').replace('name: demo', 'name: demo2').replace('/demo', '/demo/'));
-    expect(p[0]).toContain('matches the same host, path and method (*) as routes[0]');
+    expect(p[0]).toContain('routes[1].match.path: is shadowed by routes[0]: it comes first on the same host and path and takes every method this one does');
   });
 
   it.each([['/Demo'], ['/DEMO'], ['/dEmo/']])('refuses a route path that differs from another only in case (%s)', async (twin) => {
