@@ -34,6 +34,31 @@ const cors = z
   .refine((c) => !(c.credentials && c.origins.includes('*')), 'credentials with origin * would let any site read answers made with the user\'s credentials: list the origins');
 export type CorsConfig = z.output<typeof cors>;
 
+/** A header value the gateway writes as it is: visible ASCII, spaces and tabs. */
+const headerValue = z.string().regex(/^[\x20-\x7e\t]*$/, 'must be printable ASCII');
+const shaping = z
+  .strictObject({
+    /** Headers set (replacing any of the same name). */
+    set: z.record(headerName, headerValue).default({}),
+    /** Headers removed. */
+    remove: z.array(headerName).default([]),
+  })
+  .prefault({});
+const headerShaping = z
+  .strictObject({ request: shaping, response: shaping })
+  .prefault({})
+  .superRefine((h, ctx) => {
+    for (const side of ['request', 'response'] as const) {
+      for (const name of [...Object.keys(h[side].set), ...h[side].remove]) {
+        const n = name.toLowerCase();
+        if (GATEWAY_OWNED.has(n) || n === 'set-cookie' || n.startsWith('access-control-')) {
+          ctx.addIssue({ code: 'custom', path: [side, name], message: 'is the gateway\'s to set (framing, identity, cookies, CORS)' });
+        }
+      }
+    }
+  });
+export type HeaderShaping = z.output<typeof headerShaping>;
+
 /** Headers an identity header may not name: the gateway sets them for its own reasons. */
 const GATEWAY_OWNED = new Set(['host', 'authorization', 'cookie', 'content-length', 'transfer-encoding', 'connection', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
 
@@ -87,8 +112,11 @@ const routeSchema = z.strictObject({
       stripPrefix: z.boolean().default(false),
       timeoutMs: numeric(z.number().int().positive().max(3_600_000)).default(30_000),
       preserveHost: z.boolean().default(false),
+      /** The Host the upstream gets (a virtual host on a shared server); default: the upstream URL's. */
+      host: z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be a host name, optionally with a port').optional(),
     })
-    .refine((u) => (u.url === undefined) !== (u.urls === undefined), 'give exactly one of url or urls'),
+    .refine((u) => (u.url === undefined) !== (u.urls === undefined), 'give exactly one of url or urls')
+    .refine((u) => !(u.preserveHost && u.host !== undefined), 'give at most one of preserveHost and host'),
   auth: z.enum(AUTH_MODES),
   websocket: z.boolean().default(false),
   /** Who may pass, once authenticated (config/policy-schema.ts). 403 `forbidden` with a reason otherwise. */
@@ -118,6 +146,13 @@ const routeSchema = z.strictObject({
       send: z.boolean().default(true),
     })
     .prefault({}),
+  /** Request and response headers set or removed on this route (after the gateway's own hygiene). */
+  headers: headerShaping,
+  /**
+   * Who gets what when not signed in: `auto` (browsers asking for HTML go to login.redirect, the
+   * rest 401), `redirect` (every GET/HEAD goes to sign in), `deny` (always 401, never a redirect).
+   */
+  unauthenticated: z.enum(['auto', 'redirect', 'deny']).default('auto'),
   /** CORS for pages of other origins (pipeline/cors.ts): preflights answered by the gateway. */
   cors: cors.optional(),
   /** CSRF checks for cookie-authenticated unsafe methods: true (origin checks), "token" (also X-CSRF-Token), false. */

@@ -21,6 +21,12 @@ export interface ForwardRoute {
   readonly prefixSegments: number;
   readonly stripPrefix: boolean;
   readonly preserveHost: boolean;
+  /** upstream.host: the Host sent instead of the target's. */
+  readonly hostOverride: string | undefined;
+  /** headers.request.set, flat [name, value, ...]: appended after the client's filtered headers (their names dropped from the client's). */
+  readonly requestHeaders: readonly string[];
+  /** headers.response: set replaces the upstream's value, remove drops it. */
+  readonly responseHeaders: { readonly set: readonly (readonly [string, string])[]; readonly remove: ReadonlySet<string> } | undefined;
   readonly timeoutMs: number;
   readonly maxBodySize: number;
   readonly upstream: UpstreamGroup;
@@ -121,9 +127,10 @@ export async function forward(route: ForwardRoute, ex: ForwardExchange, hooks: F
     ex.upstreamOrigin = target.origin;
     const headers: string[] = [];
     filterRequestHeaders(ex.req, route.headerPolicy, headers, route.ownedCookies, ex.trustedPeer);
-    headers.push('host', route.preserveHost ? (ex.req.headers.host ?? target.host) : target.host);
+    headers.push('host', route.preserveHost ? (ex.req.headers.host ?? target.host) : (route.hostOverride ?? target.host));
+    for (const h of route.requestHeaders) headers.push(h);
     for (const h of ex.upstreamHeaders) headers.push(h);
-    const call = new UpstreamCall(ex, route.ownedCookies, route.ownsCors);
+    const call = new UpstreamCall(ex, route);
     (res as TrackedResponse)[CALL] = call;
     target.pool.dispatch(
       {
@@ -194,8 +201,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
 
   constructor(
     private readonly ex: ForwardExchange,
-    private readonly ownedCookies: readonly string[],
-    private readonly ownsCors: boolean,
+    private readonly route: ForwardRoute,
   ) {
     this.settled = new Promise((resolve) => (this.settle = resolve));
   }
@@ -216,9 +222,11 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return;
     const ex = this.ex;
     ex.upstreamHeadersAt = performance.now();
-    const out = filterResponseHeaders(headers, this.ownedCookies);
+    const route = this.route;
+    const out = filterResponseHeaders(headers, route.ownedCookies);
+    if (route.responseHeaders) shapeResponse(out, route.responseHeaders);
     out['x-request-id'] = ex.requestId;
-    if (this.ownsCors) ownCors(out);
+    if (route.ownsCors) ownCors(out);
     ex.res.writeHead(statusCode, out);
   }
 
@@ -247,4 +255,9 @@ function ownCors(out: Record<string, string | string[] | undefined>): void {
   if (vary === undefined) return;
   const list = Array.isArray(vary) ? vary.join(', ') : vary;
   out.vary = /(^|,)\s*(origin|\*)\s*(,|$)/i.test(list) ? list : `${list}, Origin`;
+}
+
+function shapeResponse(out: Record<string, string | string[] | undefined>, shaping: NonNullable<ForwardRoute['responseHeaders']>): void {
+  for (const name of shaping.remove) delete out[name];
+  for (const [name, value] of shaping.set) out[name] = value;
 }

@@ -86,7 +86,8 @@ export class WebSocketProxy {
     ex.upstreamOrigin = target.origin;
     const flat: string[] = [];
     filterRequestHeaders(req, route.headerPolicy, flat, route.ownedCookies, ex.trustedPeer);
-    flat.push('host', route.preserveHost ? (req.headers.host ?? target.host) : target.host);
+    flat.push('host', route.preserveHost ? (req.headers.host ?? target.host) : (route.hostOverride ?? target.host));
+    for (const h of route.requestHeaders) flat.push(h);
     for (const h of ex.upstreamHeaders) flat.push(h);
     const headers: Record<string, string> = {};
     for (let i = 0; i < flat.length; i += 2) {

@@ -78,6 +78,12 @@ function withRules(c: RouteConfig): RouteConfig[] {
   return [...rules, c];
 }
 
+function shapingOf(c: RouteConfig): CompiledRoute['responseHeaders'] {
+  const { set, remove } = c.headers.response;
+  if (Object.keys(set).length === 0 && remove.length === 0) return undefined;
+  return { set: Object.entries(set).map(([n, v]) => [n.toLowerCase(), v] as const), remove: new Set(remove.map((n) => n.toLowerCase())) };
+}
+
 /** The origins a table sends to, so the pool registry can close the others after a reload. */
 export function originsOf(table: RouteTable<CompiledRoute>): Set<string> {
   const out = new Set<string>();
@@ -93,7 +99,8 @@ function compileStages(c: RouteConfig, auth: AuthDeps): Stage[] {
   const stages: Stage[] = [
     authenticateStage(authenticators, {
       routeName: c.name,
-      loginRedirect: c.auth === 'bearer' ? undefined : auth.loginRedirect,
+      loginRedirect: c.auth === 'bearer' || c.unauthenticated === 'deny' ? undefined : auth.loginRedirect,
+      redirectEveryRead: c.unauthenticated === 'redirect',
       challenge: c.auth === 'session' ? auth.challenge : 'Bearer realm="gateway"',
       outcomes: auth.outcomes,
     }),
@@ -140,6 +147,9 @@ function compileRoute(c: RouteConfig, opts: CompileOptions): CompiledRoute {
     websocket: c.websocket,
     stripPrefix: c.upstream.stripPrefix,
     preserveHost: c.upstream.preserveHost,
+    hostOverride: c.upstream.host,
+    requestHeaders: Object.entries(c.headers.request.set).flatMap(([name, value]) => [name.toLowerCase(), value]),
+    responseHeaders: shapingOf(c),
     timeoutMs: c.upstream.timeoutMs,
     maxBodySize: c.maxBodySize ?? opts.defaultMaxBodySize,
     upstream: new UpstreamGroup(targets, opts.clock, opts.ejectForMs),
@@ -147,7 +157,13 @@ function compileRoute(c: RouteConfig, opts: CompileOptions): CompiledRoute {
     // The client's Authorization (its bearer token) never goes further either.
     headerPolicy: buildHeaderPolicy({
       // The route's identity headers are the gateway's to set, on public routes too (no client may fill them).
-      drop: c.auth === 'public' ? [...opts.identityHeaders, ...Object.keys(c.identityHeaders)] : [...opts.identityHeaders, ...Object.keys(c.identityHeaders), c.token.header, 'authorization'],
+      drop: [
+        ...opts.identityHeaders,
+        ...Object.keys(c.identityHeaders),
+        ...Object.keys(c.headers.request.set),
+        ...c.headers.request.remove,
+        ...(c.auth === 'public' ? [] : [c.token.header, 'authorization']),
+      ],
       keepUnderscores: c.keepUnderscoreHeaders,
       keepFromTrusted: opts.trustedProxyHeaders,
     }),

@@ -20,16 +20,19 @@ export interface AuthenticateOptions {
   readonly routeName: string;
   /** Where browsers asking for HTML go when not signed in; undefined: always 401. */
   readonly loginRedirect: string | undefined;
+  /** `unauthenticated: redirect`: every GET/HEAD goes to sign in, whatever it accepts. */
+  readonly redirectEveryRead?: boolean;
   /** WWW-Authenticate on 401. */
   readonly challenge: string;
   readonly outcomes: AuthOutcomes;
 }
 
 /** Browsers navigating (GET/HEAD, asking for HTML) are sent to the login page; APIs get the 401. */
-function wantsLoginPage(ex: Exchange): boolean {
+function wantsLoginPage(ex: Exchange, everyRead: boolean): boolean {
   const m = ex.req.method;
+  if (m !== 'GET' && m !== 'HEAD') return false;
   const accept = ex.req.headers.accept;
-  return (m === 'GET' || m === 'HEAD') && typeof accept === 'string' && accept.includes('text/html');
+  return everyRead || (typeof accept === 'string' && accept.includes('text/html'));
 }
 
 function loginLocation(redirect: string, ex: Exchange): string {
@@ -67,7 +70,7 @@ function refusal(
   opts: AuthenticateOptions,
   headers: Readonly<Record<string, string>> | undefined,
 ): GatewayError {
-  if (opts.loginRedirect && wantsLoginPage(ex)) {
+  if (opts.loginRedirect && wantsLoginPage(ex, opts.redirectEveryRead === true)) {
     return new GatewayError(code, { status: 302, headers: { ...headers, location: loginLocation(opts.loginRedirect, ex) } });
   }
   return new GatewayError(code, { headers: { 'www-authenticate': opts.challenge, ...headers } });
