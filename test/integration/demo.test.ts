@@ -79,6 +79,24 @@ describe('the shipped demo', () => {
     }
   });
 
+  it('describes a real application: public assets and webhook, an admin area by policy, an API that never redirects, a header-only part', async () => {
+    expect((await json('/app/assets/site.css')).status).toBe(200);
+    expect((await json('/app/page')).status).toBe(401);
+    expect((await json('/app/hook', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(200);
+    const alice = await signIn('alice', 'alice-password');
+    const refused = await json('/admin-area/x', { headers: { cookie: alice } });
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({ error: 'forbidden', reason: 'role' });
+    const browser = await request(`${gw.url}/api/orders`, { headers: { accept: 'text/html' } });
+    await browser.body.dump();
+    expect(browser.statusCode).toBe(401);
+    const reports = await json('/reports/q1', { headers: { cookie: alice, 'remote-user': 'user-admin' } });
+    const seen = (reports.body.received as { headers: Record<string, string> }).headers;
+    expect(seen['remote-user']).toBe('user-alice');
+    expect(seen['x-forwarded-groups']).toBe('user');
+    expect(seen.authorization).toBeUndefined();
+  });
+
   it('refuses an internal token for another audience, and a gateway access token (typ at+jwt)', async () => {
     const cookie = await signIn('admin', 'admin-password');
     const adminArea = await json('/admin-area/x', { headers: { cookie } });
