@@ -7,7 +7,8 @@ import { RemoteJwks, undiciJwksFetch, type JwksFetch } from '../keys/remote-jwks
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Authenticator } from '../pipeline/authn/authenticator.js';
-import { bearerAuthenticator, type TrustedIssuer } from '../pipeline/authn/bearer-jwt.js';
+import { bearerAuthenticator } from '../pipeline/authn/bearer-jwt.js';
+import type { TrustedIssuer } from '../pipeline/authn/issuer-token.js';
 import type { ClaimsRefresh } from '../sessions/claims-refresh.js';
 import { accessTokenSigner } from '../refresh/access-token.js';
 import { MemoryNotBeforeStore } from '../adapters/memory/not-before-store.js';

@@ -1,12 +1,23 @@
-// An issuer's JWKS, cached: the issuer's Cache-Control max-age is honoured within [minTtl, maxTtl];
-// one fetch at a time (single flight); an unknown kid causes a refetch at most once per cooldown, so a
-// flood of random kids causes no flood of fetches; when the issuer is down the last good key set
-// keeps serving for `staleFor`, then verification fails closed. Redirects are not followed; an
-// oversized or malformed answer is refused (and the last good set kept). Symmetric keys and keys
-// whose `use` or `alg` do not fit the issuer's pinned algorithms are dropped.
-import { createPublicKey, type KeyObject } from 'node:crypto';
-import { request } from 'undici';
+// An issuer's JWKS, cached. Not jose's createRemoteJWKSet, which lacks what we need: past its
+// cacheMaxAge every request waits for a refetch and fails while the issuer is down (no
+// stale-while-revalidate, no stale-if-error); one fixed cacheMaxAge, never the issuer's
+// Cache-Control max-age; no cap on the answer's size; Date.now(), not an injected clock; no hook
+// for fetch outcomes (metrics); no cooldown after a failed fetch; and any well-formed answer
+// replaces the held set, even one without a key for signatures. So fetching and caching are ours:
+// max-age within [minTtl, maxTtl], one fetch at a time, a refetch for an unknown kid at most once
+// per cooldown (a flood of random kids is no flood of fetches), the last good set served for
+// `staleFor` while the issuer is down (then fail closed), no redirects, oversized or malformed
+// answers refused with the last good set kept. Key SELECTION is jose's: each document becomes a
+// createLocalJWKSet (kid, alg, kty, crv, use, key_ops). Keys jose must never be asked for
+// (symmetric, `use` other than sig, an `alg` outside the pinned list, not importable) are dropped
+// first, so the key count and the "no signing keys" answer count usable keys only.
+import { createPublicKey } from 'node:crypto';
+import { createLocalJWKSet, errors as joseErrors, type CryptoKey, type FlattenedJWSInput, type JSONWebKeySet, type JWK, type JWSHeaderParameters } from 'jose';
 import type { Clock } from '../clock.js';
+import type { JwksFetch } from './jwks-fetch.js';
+
+// The fetch lives next door; its importers know it from here.
+export { undiciJwksFetch, type JwksFetch } from './jwks-fetch.js';
 
 export interface JwksSettings {
   readonly minTtlMs: number;
@@ -24,30 +35,6 @@ export interface JwksObserver {
   servedStale(issuer: string): void;
 }
 
-/** Fetches a JWKS document: status, Cache-Control and the body (bounded). Injected for tests. */
-export type JwksFetch = (url: string, timeoutMs: number, maxBytes: number) => Promise<{ status: number; cacheControl: string | undefined; body: string } | 'too_large'>;
-
-export const undiciJwksFetch: JwksFetch = async (url, timeoutMs, maxBytes) => {
-  const res = await request(url, { method: 'GET', headers: { accept: 'application/json' }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-  const declared = Number(res.headers['content-length'] ?? 0);
-  if (declared > maxBytes) {
-    res.body.destroy();
-    return 'too_large';
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) {
-      res.body.destroy();
-      return 'too_large';
-    }
-    chunks.push(chunk as Buffer);
-  }
-  const cc = res.headers['cache-control'];
-  return { status: res.statusCode, cacheControl: Array.isArray(cc) ? cc.join(',') : cc, body: Buffer.concat(chunks).toString('utf8') };
-};
-
 export class JwksUnavailableError extends Error {
   constructor(issuer: string) {
     super(`JWKS of ${issuer} unavailable`);
@@ -55,6 +42,7 @@ export class JwksUnavailableError extends Error {
   }
 }
 
+/** No key, or (a token without kid) more than one: either way no key this set vouches for. */
 export class NoMatchingKeyError extends Error {
   constructor() {
     super('no key in the issuer JWKS matches the token');
@@ -62,30 +50,34 @@ export class NoMatchingKeyError extends Error {
   }
 }
 
-interface Key {
-  readonly kid: string | undefined;
-  readonly alg: string | undefined;
-  readonly key: KeyObject;
-}
-
 interface KeySetState {
-  readonly keys: readonly Key[];
-  readonly fetchedAt: number;
+  readonly select: ReturnType<typeof createLocalJWKSet>;
+  readonly keyCount: number;
   readonly freshUntil: number;
 }
 
-/** Whether a key's type and curve can verify `alg`. */
-function fits(key: KeyObject, alg: string): boolean {
-  const t = key.asymmetricKeyType;
-  if (alg.startsWith('RS') || alg.startsWith('PS')) return t === 'rsa' || (alg.startsWith('PS') && t === 'rsa-pss');
-  if (alg === 'EdDSA') return t === 'ed25519' || t === 'ed448';
-  const curve = { ES256: 'prime256v1', ES384: 'secp384r1', ES512: 'secp521r1' }[alg];
-  return t === 'ec' && key.asymmetricKeyDetails?.namedCurve === curve;
-}
+/** Members that make a JWK private: a set that carries them is still read for its public part. */
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
 function maxAgeMs(cacheControl: string | undefined): number | undefined {
   const m = cacheControl ? /(?:^|,)\s*max-age=(\d+)/i.exec(cacheControl) : null;
   return m ? Number(m[1]) * 1000 : undefined;
+}
+
+/** The keys of a document that may verify one of `algorithms`, public members only. */
+function signingKeys(keys: readonly unknown[], algorithms: readonly string[]): JWK[] {
+  return keys.flatMap((jwk) => {
+    if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return [];
+    const k = jwk as Record<string, unknown>;
+    if (k.kty === 'oct' || (k.use !== undefined && k.use !== 'sig') || (k.alg !== undefined && !algorithms.includes(String(k.alg)))) return [];
+    const pub = Object.fromEntries(Object.entries(k).filter(([name]) => !PRIVATE_MEMBERS.includes(name))) as JWK;
+    try {
+      createPublicKey({ key: pub as never, format: 'jwk' });
+      return [pub];
+    } catch {
+      return []; // a key that cannot be imported is skipped, not fatal for the set
+    }
+  });
 }
 
 export class RemoteJwks {
@@ -104,30 +96,31 @@ export class RemoteJwks {
     private readonly observe: JwksObserver,
   ) {}
 
-  /** The key for a token header; throws NoMatchingKeyError (401) or JwksUnavailableError (503). */
-  async getKey(header: { kid?: string; alg?: string }): Promise<KeyObject> {
-    const alg = header.alg ?? '';
-    if (!this.algorithms.includes(alg)) throw new NoMatchingKeyError();
+  /**
+   * The key resolver for jwtVerify; throws NoMatchingKeyError (401) or JwksUnavailableError (503).
+   * jwtVerify refuses an algorithm outside its `algorithms` option before it asks; refused here
+   * too, so this set never vouches for an algorithm its issuer is not pinned to, whoever asks.
+   */
+  async getKey(header: JWSHeaderParameters, token?: FlattenedJWSInput): Promise<CryptoKey> {
+    if (!this.algorithms.includes(header.alg ?? '')) throw new NoMatchingKeyError();
     const now = this.clock.now();
     if (!this.state || now >= this.state.freshUntil + this.settings.staleForMs) await this.refresh(false);
     // Stale but within staleFor: serve it while one refresh runs in the background, so no request
     // waits for a slow issuer (stale-while-revalidate). Past staleFor there is nothing to serve: wait.
     else if (now >= this.state.freshUntil) void this.refresh(false).catch(() => undefined);
-    let state = this.usable(now);
-    let key = this.find(state, header.kid, alg);
-    if (!key && now - this.lastUnknownKidFetch >= this.settings.cooldownMs) {
-      this.lastUnknownKidFetch = now;
-      await this.refresh(true);
-      state = this.usable(this.clock.now());
-      key = this.find(state, header.kid, alg);
-    }
-    if (!key) throw new NoMatchingKeyError();
-    return key;
+    const key = await this.select(this.usable(now), header, token);
+    if (key) return key;
+    if (now - this.lastUnknownKidFetch < this.settings.cooldownMs) throw new NoMatchingKeyError();
+    this.lastUnknownKidFetch = now;
+    await this.refresh(true);
+    const again = await this.select(this.usable(this.clock.now()), header, token);
+    if (!again) throw new NoMatchingKeyError();
+    return again;
   }
 
   /** Keys currently held, for metrics and tests. */
   get keyCount(): number {
-    return this.state?.keys.length ?? 0;
+    return this.state?.keyCount ?? 0;
   }
 
   private usable(now: number): KeySetState {
@@ -137,11 +130,14 @@ export class RemoteJwks {
     return s;
   }
 
-  private find(state: KeySetState, kid: string | undefined, alg: string): KeyObject | undefined {
-    const candidates = state.keys.filter((k) => (kid === undefined || k.kid === kid) && (k.alg === undefined || k.alg === alg) && fits(k.key, alg));
-    // Without a kid, only an unambiguous key will do.
-    if (kid === undefined && candidates.length !== 1) return undefined;
-    return candidates[0]?.key;
+  /** undefined: no key for this header (jose: none, or several for a token without kid). */
+  private async select(state: KeySetState, header: JWSHeaderParameters, token: FlattenedJWSInput | undefined): Promise<CryptoKey | undefined> {
+    try {
+      return await state.select(header, token);
+    } catch (err) {
+      if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWKSMultipleMatchingKeys) return undefined;
+      throw err;
+    }
   }
 
   /** Single flight: concurrent callers share one fetch. After a failure, wait a cooldown before trying again. */
@@ -176,31 +172,22 @@ export class RemoteJwks {
     } catch {
       return done('malformed');
     }
-    if (!Array.isArray(doc.keys)) return done('malformed');
-    const keys: Key[] = [];
-    for (const jwk of doc.keys as Record<string, unknown>[]) {
-      if (typeof jwk !== 'object' || jwk === null || jwk.kty === 'oct') continue;
-      if (jwk.use !== undefined && jwk.use !== 'sig') continue;
-      if (jwk.alg !== undefined && !this.algorithms.includes(String(jwk.alg))) continue;
-      try {
-        const { d: _private, ...pub } = jwk;
-        keys.push({
-          kid: typeof jwk.kid === 'string' ? jwk.kid : undefined,
-          alg: typeof jwk.alg === 'string' ? jwk.alg : undefined,
-          key: createPublicKey({ key: pub as never, format: 'jwk' }),
-        });
-      } catch {
-        // a key that cannot be imported is skipped, not fatal for the set
-      }
-    }
+    if (typeof doc !== 'object' || doc === null || !Array.isArray(doc.keys)) return done('malformed');
+    const keys = signingKeys(doc.keys, this.algorithms);
     // A well-formed set without a key usable for signatures (only `use: enc`, only other
     // algorithms): with no good set held, that is the issuer's answer (its tokens are 401, not 503);
     // with one held, a broken publication must not wipe it, so it counts as malformed and the held
     // set keeps serving (stale-if-error).
-    if (keys.length === 0 && this.state && this.state.keys.length > 0) return done('malformed');
+    if (keys.length === 0 && this.state && this.state.keyCount > 0) return done('malformed');
+    let select: KeySetState['select'];
+    try {
+      select = createLocalJWKSet({ keys } satisfies JSONWebKeySet);
+    } catch {
+      return done('malformed'); // jose refused the set as a whole
+    }
     const now = this.clock.now();
     const ttl = Math.min(this.settings.maxTtlMs, Math.max(this.settings.minTtlMs, maxAgeMs(answer.cacheControl) ?? this.settings.minTtlMs));
-    this.state = { keys, fetchedAt: now, freshUntil: now + ttl };
+    this.state = { select, keyCount: keys.length, freshUntil: now + ttl };
     return done(keys.length === 0 ? 'no_signing_keys' : 'ok');
   }
 }
