@@ -1,7 +1,8 @@
 // Composition root: load configuration, build the adapters, wire the stages, listen. The only
 // module that knows every other one; tests build whole gateways through startGateway().
 import { randomUUID } from 'node:crypto';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { loadErrorPage } from './config/error-page.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BlockList, isIP } from 'node:net';
@@ -122,7 +123,11 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     keepAliveTimeoutMs: gw.upstreams.keepAliveTimeout,
   });
   const auth = await buildAuthLayer({ config, clock, logger, metrics, readiness, verify: opts.verify, jwksFetch: opts.jwksFetch, production: opts.production });
+  const html = gw.errorPages.html;
+  const errorPage = html ? loadErrorPage(resolve(dirname(config.gatewayFile), html), { file: config.gatewayFile, path: 'errorPages.html' }) : undefined;
   const compileOptions = {
+    routesFile: config.routesFile,
+    errorPage,
     auth: auth.routeDeps,
     pools,
     clock,
@@ -165,6 +170,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     lifecycle,
     newRequestId,
     endpoints: auth.endpoints,
+    errorPage,
   };
   const publicServer = createPublicServer(
     handlerDeps,

@@ -161,6 +161,8 @@ const routeSchema = z.strictObject({
   keepUnderscoreHeaders: z.boolean().default(false),
   /** Largest request body; defaults to limits.maxBodySize of gateway.yaml. */
   maxBodySize: size().optional(),
+  /** An HTML template for this route's error pages (relative to routes.yaml); default: errorPages.html of gateway.yaml. */
+  errorPage: z.string().min(1).optional(),
   /** Sub-paths with their own auth and policy (public assets, a webhook, an admin area). */
   rules: z.array(ruleSchema).default([]),
 }).superRefine((route, ctx) => {

@@ -182,6 +182,11 @@ export const gatewaySchema = z.strictObject({
       })
       .optional(),
   }),
+  /** The gateway's own error pages for browsers (config/error-page.ts). */
+  errorPages: section({
+    /** An HTML template (relative to gateway.yaml); default: a plain built-in page. */
+    html: z.string().min(1).optional(),
+  }),
   login: section({
     /** The legacy backend's credential check: 200 {"sub", "claims"} or 401. */
     verifyUrl: httpUrl().optional(),

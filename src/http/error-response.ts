@@ -3,6 +3,7 @@
 // operator reading a HAR file) can tell the gateway's errors from the upstream's.
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { ERRORS, type ErrorCode, type GatewayError } from '../errors.js';
+import { renderErrorPage, type ErrorPage } from '../config/error-page.js';
 
 export const GATEWAY_ERROR_HEADER = 'x-gateway-error';
 
@@ -30,7 +31,7 @@ function htmlBody(code: ErrorCode, requestId: string, reason?: string): string {
 }
 
 /** Answer with a gateway error; a response already under way is destroyed instead (never a clean end). */
-export function renderError(req: IncomingMessage, res: ServerResponse, err: GatewayError, requestId: string): void {
+export function renderError(req: IncomingMessage, res: ServerResponse, err: GatewayError, requestId: string, page?: ErrorPage): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -40,7 +41,11 @@ export function renderError(req: IncomingMessage, res: ServerResponse, err: Gate
   const unreadBody = !req.complete && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined);
   const close = err.code === 'request_smuggling' || unreadBody;
   const html = wantsHtml(req);
-  const body = html ? htmlBody(err.code, requestId, err.reason) : errorBody(err.code, requestId, err.reason);
+  const body = !html
+    ? errorBody(err.code, requestId, err.reason)
+    : page
+      ? renderErrorPage(page, err.status, { message: ERRORS[err.code].message, code: err.code, reason: err.reason ?? '', requestId })
+      : htmlBody(err.code, requestId, err.reason);
   // What a stage set is dropped, except the route's CORS answer: a page must be able to read the error.
   for (const name of res.getHeaderNames()) if (!name.startsWith('access-control-') && name !== 'vary') res.removeHeader(name);
   res.writeHead(err.status, {

@@ -1,5 +1,6 @@
 // The public listener's request handler: resolve the route, run its stages, forward; on failure
 // render the stable error; at the end, one access-log line and the request metrics.
+import type { ErrorPage } from '../config/error-page.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../errors.js';
 import type { ForwardHooks } from '../forward/proxy.js';
@@ -28,6 +29,8 @@ export interface HandlerDeps extends ResolveDeps {
   readonly newRequestId: () => string;
   /** The gateway's own endpoints, looked up before the route table. */
   readonly endpoints: EndpointLookup;
+  /** errorPages.html of gateway.yaml, for answers before a route matched. */
+  readonly errorPage: ErrorPage | undefined;
 }
 
 // The exchange is kept on the response so the 'close' listener can be one shared function.
@@ -93,7 +96,7 @@ function fail(deps: HandlerDeps, ex: Exchange, err: unknown): void {
     deps.logger.error({ requestId: ex.requestId, err }, 'unhandled error');
   }
   ex.errorCode = gwErr.code;
-  renderError(ex.req, ex.res, gwErr, ex.requestId);
+  renderError(ex.req, ex.res, gwErr, ex.requestId, ex.route?.errorPage ?? deps.errorPage);
 }
 
 function causeText(cause: unknown): string | undefined {

@@ -2,6 +2,7 @@
 // that holds the stages (compiled by route.ts). Stages read and add to the exchange; nothing else
 // carries request state. Kept in one module so the pipeline has no import cycle.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ErrorPage } from '../config/error-page.js';
 import type { RouteConfig } from '../config/routes-schema.js';
 import type { ForwardRoute } from '../forward/proxy.js';
 import type { Matchable } from '../routing/table.js';
@@ -20,6 +21,8 @@ export interface CompiledRoute extends Matchable, ForwardRoute {
   readonly stages: readonly Stage[];
   /** CORS for pages of other origins (cors.ts), or undefined: the upstream handles CORS itself. */
   readonly cors: CorsPolicy | undefined;
+  /** The HTML template of this route's error pages for browsers, or undefined for the built-in one. */
+  readonly errorPage: ErrorPage | undefined;
   /** The methods answered in Allow on a 405. */
   readonly allow: string | undefined;
 }

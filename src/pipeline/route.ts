@@ -1,5 +1,7 @@
 // Compiling route configuration into what requests read: done at load and at every reload, never
 // per request. A route that cannot be compiled fails the load, not a request.
+import { dirname, resolve } from 'node:path';
+import { loadErrorPage, type ErrorPage } from '../config/error-page.js';
 import type { RouteConfig } from '../config/routes-schema.js';
 import { buildHeaderPolicy } from '../forward/headers.js';
 import type { PoolRegistry } from '../forward/pools.js';
@@ -16,6 +18,10 @@ import { identityHeadersStage } from './identity-headers.js';
 import { mintStage } from './mint/stage.js';
 
 export interface CompileOptions {
+  /** The routes file: errorPage paths are relative to its directory. */
+  readonly routesFile: string;
+  /** errorPages.html of gateway.yaml, for routes that name none. */
+  readonly errorPage: ErrorPage | undefined;
   readonly pools: PoolRegistry;
   readonly clock: Clock;
   readonly ejectForMs: number;
@@ -169,6 +175,7 @@ function compileRoute(c: RouteConfig, opts: CompileOptions): CompiledRoute {
     }),
     ownedCookies: opts.auth.ownedCookies,
     cors: c.cors ? compileCors(c.cors, c.match.methods) : undefined,
+    errorPage: c.errorPage ? loadErrorPage(resolve(dirname(opts.routesFile), c.errorPage), { file: opts.routesFile, path: `routes[${c.name}].errorPage` }) : opts.errorPage,
     ownsCors: c.cors !== undefined,
     stages: compileStages(c, opts.auth),
   };
