@@ -5,7 +5,7 @@
 // process's own cost; the machines drift by ±30% over minutes, so the figure to trust is the
 // median of the per-round ratios (each round's slices are seconds apart).
 //
-//   node dist/bench/compare.js [path ...]     paths: /pub /app /api /api#own (default /pub /app)
+//   node dist/bench/compare.js [path ...]     paths: /pub /app /app-policy /api /api#own (default /pub /app)
 //   COMPARE_RATE=3000 (0: as fast as they go) COMPARE_SECONDS=1.5 COMPARE_ROUNDS=15 COMPARE_CONNECTIONS=50
 //   COMPARE_CACHES=off: session and verified-token caches off (Redis and a signature check on every request)
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -72,6 +72,7 @@ async function main(): Promise<void> {
       const creds: Record<string, Record<string, string>> = {
         '/pub': {},
         '/app': { cookie: await login(gw) },
+        '/app-policy': { cookie: await login(gw) },
         '/api': { authorization: idpToken },
         '/api#own': { authorization: await accessToken(gw) },
       };

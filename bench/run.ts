@@ -2,7 +2,7 @@
 // processes; autocannon drives load from this process. Every scenario runs at 50 and 100
 // connections, with a small and a 64 KB answer, three times, interleaved so drift hits all alike.
 // Writes bench/RESULTS.md (people) and bench/results.json (tools).
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runMicro } from './micro.js';
@@ -10,6 +10,8 @@ import { cpuMicros, rssBytes, startProc, startRedisServer, type Proc } from './p
 import { topFrames } from './profile.js';
 import { report, type Measurement, type ScenarioDef } from './report.js';
 import { accessToken, benchIssuer, ES_SECRET, expressSession, gatewayConfig, load, login, ROOT, startGateway } from './setup.js';
+
+const HAND_RUN = '<!-- hand-run comparisons (compare.ts): kept by npm run bench -->';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 2);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
@@ -114,7 +116,10 @@ async function main(): Promise<void> {
       frames,
       { durationS: DURATION_S, reps: REPS, node: process.version, totalSeconds: (Date.now() - started) / 1000 },
     );
-    await writeFile(join(ROOT, 'bench/RESULTS.md'), out.markdown);
+    // Hand-run A/B comparisons (compare.ts) below the marker are kept: they are measured apart.
+    const previous = await readFile(join(ROOT, 'bench/RESULTS.md'), 'utf8').catch(() => '');
+    const kept = previous.includes(HAND_RUN) ? previous.slice(previous.indexOf(HAND_RUN)) : '';
+    await writeFile(join(ROOT, 'bench/RESULTS.md'), kept ? `${out.markdown.trimEnd()}\n\n${kept}` : out.markdown);
     await writeFile(join(ROOT, 'bench/results.json'), JSON.stringify(out.json, null, 2) + '\n');
     process.stdout.write(`\nwrote bench/RESULTS.md and bench/results.json in ${Math.round((Date.now() - started) / 1000)} s\n`);
   } finally {

@@ -48,6 +48,15 @@ export async function gatewayConfig(dir: string, redisUrl: string, originUrl: st
       routes: [
         { name: 'public', match: { path: '/pub' }, upstream: { url: originUrl }, auth: 'public' },
         { name: 'app', match: { path: '/app' }, upstream: { url: originUrl }, auth: 'session', token: { audience: 'app', claims: ['email', 'roles'] } },
+        // /app with a five-clause policy the bench user passes: what the policy stage costs (compare.ts /app /app-policy).
+        {
+          name: 'app-policy',
+          match: { path: '/app-policy' },
+          upstream: { url: originUrl },
+          auth: 'session',
+          token: { audience: 'app', claims: ['email', 'roles'] },
+          require: { via: ['session'], roles: ['user'], claims: { email: { endsWith: '@example.com' }, roles: { anyOf: ['user', 'admin'] } }, any: [{ roles: ['admin'] }, { issuers: ['gateway'] }] },
+        },
         { name: 'api', match: { path: '/api' }, upstream: { url: originUrl }, auth: 'bearer', token: { audience: 'api', claims: ['email', 'roles'] } },
       ],
     }),
