@@ -160,13 +160,6 @@ describe('rotation', () => {
     await refresh(a.refresh_token);
     expect((await refresh(start.refresh_token)).status).toBe(400);
   });
-
-  it('after the grace window the same retry is a reuse', async () => {
-    const start = (await tokenFor()).json;
-    await refresh(start.refresh_token);
-    await new Promise((r) => setTimeout(r, 2200));
-    expect((await refresh(start.refresh_token)).status).toBe(400);
-  });
 });
 
 describe('where tokens are accepted', () => {
@@ -243,28 +236,88 @@ describe('revocation', () => {
   });
 });
 
+const reuses = async (g: TestGateway) => Number(/ (\d+)$/.exec(await g.registry.getSingleMetricAsString('gateway_refresh_reuse_detected_total'))?.[1]);
+
 describe('family lifetimes', () => {
-  it('a family unused for its idle timeout ends; one past its absolute lifetime ends even if used', async () => {
-    const short = await startTestGateway({
+  // On the gateway's clock, moved by the test: the memory store decides by the time the gateway
+  // gives it, so every boundary is exact and nothing waits. The Redis store decides the same rules
+  // by Redis's own clock (test/contract/refresh-store.test.ts runs both stores through them).
+  it('a family unused for its idle timeout ends; one used all along ends at its absolute end; a retry after the grace window is reuse', async () => {
+    let now = Date.now();
+    const mem = await startTestGateway({
+      clock: { now: () => now },
       routes: routes(),
-      gateway: config({ tokens: { keys: './keys', generateDevKey: true }, accessTokens: { refresh: { idleTimeout: '600ms', absoluteTimeout: '1500ms', graceWindow: '0s' } } }),
+      gateway: {
+        publicOrigins: ['http://app.example'],
+        login: { verifyUrl: `${verifier.url}/verify` },
+        accessTokens: { ttl: '10m', refresh: { idleTimeout: '10m', absoluteTimeout: '1h', graceWindow: '30s' } },
+      },
     });
     try {
-      const issue = () => post(short.url, '/auth/token', { username: 'alice', password: 'pw-alice' });
-      const idle = (await issue()).json;
-      await new Promise((r) => setTimeout(r, 800));
-      expect((await refresh(idle.refresh_token, short.url)).status).toBe(400);
-
-      let current = (await issue()).json.refresh_token;
-      const started = Date.now();
-      while (Date.now() - started < 1300) {
-        const r = await refresh(current, short.url);
+      const issue = async () => (await post(mem.url, '/auth/token', { username: 'alice', password: 'pw-alice' })).json;
+      const refreshed = async (token: string) => {
+        const r = await refresh(token, mem.url);
         expect(r.status).toBe(200);
-        current = r.json.refresh_token;
-        await new Promise((r2) => setTimeout(r2, 300));
+        return r.json;
+      };
+
+      const issuedAt = now;
+      const idle = await issue();
+      let current = (await issue()).refresh_token;
+      now += 10 * 60_000 - 1;
+      current = (await refreshed(current)).refresh_token;
+      now += 1;
+      expect((await refresh(idle.refresh_token, mem.url)).status).toBe(400);
+      // Used every 9 minutes, the other one outlives the idle timeout many times over, up to its absolute end.
+      while (now + 9 * 60_000 < issuedAt + 3_600_000) {
+        now += 9 * 60_000;
+        current = (await refreshed(current)).refresh_token;
       }
-      await new Promise((r) => setTimeout(r, 1600 - (Date.now() - started)));
-      expect((await refresh(current, short.url)).status).toBe(400);
+      now = issuedAt + 3_600_000 - 1;
+      current = (await refreshed(current)).refresh_token;
+      now += 1;
+      expect((await refresh(current, mem.url)).status).toBe(400);
+      expect(await reuses(mem)).toBe(0);
+
+      const start = await issue();
+      const answer = await refreshed(start.refresh_token);
+      now += 30_000;
+      expect(await refreshed(start.refresh_token)).toEqual(answer);
+      now += 1;
+      expect((await refresh(start.refresh_token, mem.url)).status).toBe(400);
+      expect(await reuses(mem)).toBe(1);
+      expect((await refresh(answer.refresh_token, mem.url)).status).toBe(400);
+    } finally {
+      await mem.stop();
+    }
+  });
+
+  // On Redis's clock (TIME), which no test can move: short windows and a real wait of about half a
+  // second, so that the gateway's settings are seen to reach the Redis script.
+  it('on Redis, a retry after the grace window is reuse, and a family unused for its idle timeout ends', async () => {
+    const short = await startTestGateway({
+      routes: routes(),
+      gateway: config({ tokens: { keys: './keys', generateDevKey: true }, accessTokens: { refresh: { idleTimeout: '500ms', absoluteTimeout: '1h', graceWindow: '100ms' } } }),
+    });
+    const waitUntil = async (t: number) => {
+      while (Date.now() < t) await new Promise((r) => setTimeout(r, t - Date.now()));
+    };
+    try {
+      const issue = async () => (await post(short.url, '/auth/token', { username: 'alice', password: 'pw-alice' })).json;
+      const idle = await issue();
+      const idleSince = Date.now();
+      const start = await issue();
+      const next = await refresh(start.refresh_token, short.url);
+      expect(next.status).toBe(200);
+      const usedAt = Date.now();
+      await waitUntil(usedAt + 150);
+      // Past the grace window, within the idle timeout: reuse, and the family ends.
+      expect((await refresh(start.refresh_token, short.url)).status).toBe(400);
+      expect(await reuses(short)).toBe(1);
+      expect((await refresh(next.json.refresh_token, short.url)).status).toBe(400);
+      await waitUntil(idleSince + 550);
+      expect((await refresh(idle.refresh_token, short.url)).status).toBe(400);
+      expect(await reuses(short)).toBe(1);
     } finally {
       await short.stop();
     }

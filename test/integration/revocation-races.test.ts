@@ -9,7 +9,7 @@ import { RedisRefreshStore } from '../../src/adapters/redis/refresh-store.js';
 import { RedisSessionStore } from '../../src/adapters/redis/session-store.js';
 import type { StoredSession } from '../../src/sessions/store.js';
 import { CREATION_GRACE_MS, readIndexMember } from '../../src/adapters/redis/user-index.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { elapseKeys, startRedis, type RedisServer } from '../support/redis.js';
 
 let redis: RedisServer;
 let plain: Redis;
@@ -75,6 +75,7 @@ describe('a sign-in racing a user revocation', () => {
     const now = Date.now();
     await issuing.create({ familyId: 'expired-fam-0000000000', sub: 'erin', claims: {}, createdAt: now, expiresAt: now + 50 }, 'h0', 50);
     await issuing.create({ familyId: 'old-family-00000000000', sub: 'erin', claims: {}, createdAt: now, expiresAt: now + 60_000 }, 'h1', 60_000);
+    // A real wait, not elapseKeys: the point is what the revocation does with a key Redis expired by itself.
     await new Promise((r) => setTimeout(r, 120));
     const revocation = revoking.revokeUser('erin');
     await held.read;
@@ -180,13 +181,18 @@ describe('refresh rotation decides by Redis time', () => {
     const now = Date.now();
     await store.create({ familyId: 'grace-family-000000000', sub: 'gil', claims: {}, createdAt: now, expiresAt: now + 3_600_000 }, 'old', 600_000);
     expect(await store.rotate('grace-family-000000000', 'old', 'new', 'sealed-answer', now, 300, 600_000)).toEqual({ kind: 'rotated' });
+    const rotatedAt = Date.now();
     expect(await plain.pttl('grace:rg:{grace-family-000000000}:old')).toBeLessThanOrEqual(1300);
     expect(await plain.pttl('grace:rt:{grace-family-000000000}:old')).toBeGreaterThan(500_000);
     expect(await plain.get('grace:rt:{grace-family-000000000}:old')).not.toContain('sealed-answer');
     expect(await store.rotate('grace-family-000000000', 'old', 'new2', 'other', now, 300, 600_000)).toEqual({ kind: 'grace', payload: 'sealed-answer' });
-    await new Promise((r) => setTimeout(r, 1400));
+    // 1.4 s later, without waiting for it (elapseKeys: what that time does to the keys' TTLs)...
+    await elapseKeys(plain, 'grace:*', 1400);
+    // ...except for the script's clock (Redis TIME), which only real time moves: past the 300 ms window.
+    while (Date.now() <= rotatedAt + 300) await new Promise((r) => setTimeout(r, rotatedAt + 301 - Date.now()));
     // The answer is gone, the used token is not: presenting it now is reuse, and ends the family.
     expect(await plain.exists('grace:rg:{grace-family-000000000}:old')).toBe(0);
+    expect(await plain.exists('grace:rt:{grace-family-000000000}:old')).toBe(1);
     expect(await store.rotate('grace-family-000000000', 'old', 'new3', 'other', now, 300, 600_000)).toEqual({ kind: 'reuse', sub: 'gil' });
     expect(await store.family('grace-family-000000000')).toBeUndefined();
   });

@@ -89,3 +89,26 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisServer>
   };
 }
 
+
+// Every key matching the pattern loses `ms` of its TTL; one that reaches zero is deleted.
+const ELAPSE = `
+local n = 0
+for _, k in ipairs(redis.call('KEYS', ARGV[1])) do
+  local ttl = redis.call('PTTL', k)
+  if ttl > 0 then
+    if ttl <= tonumber(ARGV[2]) then redis.call('DEL', k) else redis.call('PEXPIRE', k, ttl - tonumber(ARGV[2])) end
+    n = n + 1
+  end
+end
+return n`;
+
+/**
+ * What `ms` of time does to the keys matching `pattern`, without waiting: Redis has no clock a test
+ * can move, but its expiry is nothing but each key's TTL running out (an expired key is never read
+ * again), so taking `ms` off every TTL, and deleting the keys whose TTL runs out, is the same. Keys
+ * without a TTL are left alone, as time leaves them. Pair it with a fake clock for the code under
+ * test, and assert the TTLs themselves with PTTL.
+ */
+export async function elapseKeys(client: Redis, pattern: string, ms: number): Promise<number> {
+  return (await client.eval(ELAPSE, 0, pattern, ms)) as number;
+}

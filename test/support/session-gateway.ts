@@ -51,7 +51,9 @@ export function sessionRoutes(upUrl: string): unknown[] {
   ];
 }
 
-export async function startSessionEnv(options: { gateway?: Record<string, unknown>; redisArgs?: string[]; routes?: (upUrl: string) => unknown[] } = {}): Promise<SessionEnv> {
+export async function startSessionEnv(
+  options: { gateway?: Record<string, unknown>; redisArgs?: string[]; routes?: (upUrl: string) => unknown[]; clock?: { now(): number } } = {},
+): Promise<SessionEnv> {
   const redis = await startRedis(options.redisArgs);
   const verifier = await startVerifier();
   const up = await startUpstream((req, res, rec) => {
@@ -64,6 +66,7 @@ export async function startSessionEnv(options: { gateway?: Record<string, unknow
   });
   const gwOpts = options.gateway ?? {};
   const gw = await startTestGateway({
+    clock: options.clock,
     routes: (options.routes ?? sessionRoutes)(up.url),
     gateway: {
       redis: { url: redis.url, commandTimeout: '300ms', connectTimeout: '1s' },

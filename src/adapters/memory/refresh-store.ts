@@ -1,5 +1,5 @@
 // Refresh-token families in process (development), by the same rules as the Redis script
-// (refresh/store.ts); the contract suite runs both.
+// (refresh/store.ts); test/contract/refresh-store.test.ts runs both.
 import { live, type Family, type RefreshStore, type RotateResult } from '../../refresh/store.js';
 
 interface MemFamily extends Family {
