@@ -172,6 +172,30 @@ describe.each(subjects)('%s refresh store', (_, make) => {
     expect(await rotate(other, 'c', 'c2')).toEqual({ kind: 'rotated' });
   });
 
+  it('revokeUser counts only the families it revoked, not one reuse had already ended', async () => {
+    const live = family(s, 'lou');
+    const reused = family(s, 'lou');
+    await create(live, 'l0');
+    await create(reused, 'r0');
+    await rotate(reused, 'r0', 'r1');
+    await rotate(reused, 'r1', 'r2');
+    expect(await rotate(reused, 'r0', 'x')).toMatchObject({ kind: 'reuse' });
+    expect(await s.store.revokeUser('lou')).toBe(1);
+  });
+
+  it('forgets a used token an idle window after its use: a later replay is refused, the live family kept', async () => {
+    const f = family(s, 'max');
+    await create(f, 'm0', 400);
+    await rotate(f, 'm0', 'm1', { idleMs: 400 });
+    await s.elapse(250);
+    await rotate(f, 'm1', 'm2', { idleMs: 400 });
+    await s.elapse(250);
+    // m0 was used 500 ms ago (past its window); the family was used 250 ms ago (within it).
+    expect(await rotate(f, 'm0', 'x', { idleMs: 400 })).toEqual({ kind: 'invalid' });
+    expect(await owner(f)).toBeDefined();
+    expect(await rotate(f, 'm2', 'm3', { idleMs: 400 })).toEqual({ kind: 'rotated' });
+  });
+
   it('trimUser keeps the newest live families up to the cap, revokes the older ones; ended families take no place and leave', async () => {
     const oldest = family(s, 'jo', { age: 40_000 });
     const older = family(s, 'jo', { age: 30_000 });

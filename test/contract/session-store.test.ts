@@ -133,6 +133,14 @@ describe.each(stores)('%s session store', (_name, make) => {
     expect(await store.deleteByUser('frank')).toEqual(['f2']);
   });
 
+  it('deleting a user\'s sessions reports only those still there, not expired ones', async () => {
+    const { store, elapse } = make();
+    await store.create('e1', session('erin'), 1_000);
+    await store.create('e2', session('erin'), 10_000);
+    await elapse(2_000);
+    expect(await store.deleteByUser('erin')).toEqual(['e2']);
+  });
+
   it('deleting one session removes it from the user index', async () => {
     const { store } = make();
     await store.create('g1', session('gina'), 10_000);

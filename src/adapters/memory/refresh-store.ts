@@ -26,7 +26,8 @@ export class MemoryRefreshStore implements RefreshStore {
     const f = this.families.get(familyId);
     if (!f || f.revoked || now >= f.expiresAt || now - f.lastUsedAt >= idleMs) return { kind: 'invalid' };
     const tok = f.tokens.get(oldHash);
-    if (!tok) return { kind: 'invalid' };
+    // A used token is forgotten an idle window after its use, as its key expires in Redis.
+    if (!tok || (tok.usedAt !== undefined && now - tok.usedAt >= idleMs)) return { kind: 'invalid' };
     if (tok.usedAt === undefined) {
       if (f.current !== oldHash) {
         f.revoked = true;

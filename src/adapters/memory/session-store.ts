@@ -59,7 +59,8 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async deleteByUser(sub: string): Promise<string[]> {
-    const hashes = [...(this.byUser.get(sub) ?? [])];
+    // Like Redis: only sessions that were still there are reported ended (an expired one was not).
+    const hashes = [...(this.byUser.get(sub) ?? [])].filter((h) => this.live(this.sessions, h) !== undefined);
     for (const h of hashes) this.sessions.delete(h);
     this.byUser.delete(sub);
     return hashes;

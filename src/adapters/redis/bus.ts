@@ -58,6 +58,8 @@ export class RedisBus implements InvalidationBus {
       } catch {
         return;
       }
+      // Anyone who can PUBLISH in Redis can send anything: `null` or a number must be ignored, never throw here.
+      if (typeof e !== 'object' || e === null) return;
       if ((e.type === 'session' && typeof e.idHash === 'string') || (e.type === 'user' && typeof e.sub === 'string')) {
         for (const h of this.handlers) h.onEvent(e);
       }

@@ -27,8 +27,10 @@ if not tok.usedAt then
   local ttl = math.min(idle, tonumber(fam[2]) - now)
   tok.usedAt = now
   tok.successor = ARGV[2]
-  -- The used token stays (reuse detection) while its family may live; the sealed answer for a
-  -- retry only for the grace window (and a second more, so its expiry never comes first).
+  -- The used token stays for the idle window after its use (reuse detection: a replay within it
+  -- revokes the family; a later one is refused as invalid, the family kept, since keeping every
+  -- used token for the family's whole life would grow with each rotation). The sealed answer for a
+  -- retry stays only for the grace window (and a second more, so its expiry never comes first).
   redis.call('SET', KEYS[2], cjson.encode(tok), 'PX', ttl)
   redis.call('SET', KEYS[4], ARGV[5], 'PX', math.max(1, math.min(ttl, tonumber(ARGV[3]) + 1000)))
   redis.call('SET', KEYS[3], cjson.encode({gen = tok.gen + 1}), 'PX', ttl)
@@ -44,9 +46,13 @@ end
 redis.call('HSET', KEYS[1], 'revoked', '1')
 return {'reuse', fam[5]}`;
 
+// 1: revoked now; 2: there, already revoked (by reuse); 0: gone (expired). HSET on a missing key
+// would recreate it without a TTL, so only an existing family is touched.
 const REVOKE_FAMILY = `
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'revoked', '1') return 1 end
-return 0`;
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HGET', KEYS[1], 'revoked') == '1' then return 2 end
+redis.call('HSET', KEYS[1], 'revoked', '1')
+return 1`;
 
 export class RedisRefreshStore implements RefreshStore {
   constructor(
@@ -149,12 +155,11 @@ export class RedisRefreshStore implements RefreshStore {
 
   async revokeUser(sub: string): Promise<number> {
     const members = await this.redis.smembers(this.userKey(sub));
-    // HSET on a family key that expired meanwhile would recreate it without a TTL: only live ones.
     const found = await Promise.all(members.map((m) => this.redis.eval(REVOKE_FAMILY, 1, this.famKey(readIndexMember(m).id))));
     // Only members read and found: a family created meanwhile (index entry first, hash second)
-    // stays listed and revocable.
-    const ended = members.filter((_, i) => found[i] === 1);
+    // stays listed and revocable. Counted: those this call revoked, not those reuse already had.
+    const ended = members.filter((_, i) => found[i] !== 0);
     if (ended.length > 0) await this.redis.srem(this.userKey(sub), ...ended);
-    return ended.length;
+    return found.filter((f) => f === 1).length;
   }
 }
