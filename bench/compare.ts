@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     const builds: [string, string | undefined, NodeJS.ProcessEnv][] = [['gateway', undefined, {}]];
     if (OTHER_DIST || Object.keys(OTHER_ENV).length > 0) builds.push(['other', OTHER_DIST && join(OTHER_DIST, 'src/cli.js'), OTHER_ENV]);
     for (const [label, cli, env] of builds) {
-      const gw = await startGateway(label, await gatewayConfig(join(work, label), redis.url, origin.url, { cacheTtl: CACHES_OFF ? 0 : '2s' }, CACHES_OFF ? { bearer: { cacheMaxEntries: 0 } } : {}), [], cli, env);
+      const gw = await startGateway(label, await gatewayConfig(join(work, label), redis.url, origin.url, { cacheTtl: CACHES_OFF ? 0 : '2s' }, CACHES_OFF ? { bearer: { cacheMaxEntries: 0 } } : {}, paths.includes('/app-policy')), [], cli, env);
       procs.push(gw);
       gateways.push([label, gw]);
     }

@@ -16,7 +16,15 @@ export const ES_SECRET = 'bench-express-secret';
 
 export const BENCH_ISSUER = 'https://bench-idp.example';
 
-export async function gatewayConfig(dir: string, redisUrl: string, originUrl: string, session: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<string> {
+export async function gatewayConfig(
+  dir: string,
+  redisUrl: string,
+  originUrl: string,
+  session: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+  /** The /app-policy route: off to compare with builds older than route policies. */
+  policyRoute = true,
+): Promise<string> {
   await mkdir(dir, { recursive: true });
   await writeFile(
     join(dir, 'gateway.yaml'),
@@ -49,14 +57,14 @@ export async function gatewayConfig(dir: string, redisUrl: string, originUrl: st
         { name: 'public', match: { path: '/pub' }, upstream: { url: originUrl }, auth: 'public' },
         { name: 'app', match: { path: '/app' }, upstream: { url: originUrl }, auth: 'session', token: { audience: 'app', claims: ['email', 'roles'] } },
         // /app with a five-clause policy the bench user passes: what the policy stage costs (compare.ts /app /app-policy).
-        {
+        ...(policyRoute ? [{
           name: 'app-policy',
           match: { path: '/app-policy' },
           upstream: { url: originUrl },
           auth: 'session',
           token: { audience: 'app', claims: ['email', 'roles'] },
           require: { via: ['session'], roles: ['user'], claims: { email: { endsWith: '@example.com' }, roles: { anyOf: ['user', 'admin'] } }, any: [{ roles: ['admin'] }, { issuers: ['gateway'] }] },
-        },
+        }] : []),
         { name: 'api', match: { path: '/api' }, upstream: { url: originUrl }, auth: 'bearer', token: { audience: 'api', claims: ['email', 'roles'] } },
       ],
     }),
