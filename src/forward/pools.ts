@@ -20,7 +20,6 @@ export class PoolRegistry {
     if (!pool) {
       pool = new Pool(origin, {
         connections: this.settings.connections,
-        pipelining: 1,
         keepAliveTimeout: this.settings.keepAliveTimeoutMs,
         keepAliveMaxTimeout: Math.max(this.settings.keepAliveTimeoutMs, 600_000),
         connect: { timeout: this.settings.connectTimeoutMs },
