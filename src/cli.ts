@@ -122,7 +122,11 @@ async function start(configPath: string): Promise<number> {
     gateway.logger.info({ signal }, 'shutdown requested');
     void gateway.shutdown().then(() => process.exit(0));
   };
-  process.on('SIGHUP', () => void gateway?.reloadRoutes());
+  // SIGHUP reloads what can change under a running gateway: the routes file and the TLS certificate.
+  process.on('SIGHUP', () => {
+    void gateway?.reloadRoutes();
+    void gateway?.reloadCertificate();
+  });
   // A bug that escaped every handler: say what it was (with the lines still buffered), then exit
   // non-zero so the orchestrator restarts a process in a known state, never one half-broken.
   const fatal = (what: string) => (err: unknown) => {

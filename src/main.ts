@@ -7,6 +7,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BlockList, isIP } from 'node:net';
 import { Registry } from 'prom-client';
+import { edgeTls, type EdgeTls } from './compose/edge-tls.js';
 import { buildAuthLayer } from './compose/auth.js';
 import { buildLiveSockets } from './compose/live-sockets.js';
 import { developmentSettings } from './config/development.js';
@@ -40,6 +41,8 @@ export interface StartOptions {
   /** Where log lines go (default: stdout, asynchronously). */
   readonly logDestination?: DestinationStream;
   readonly clock?: Clock;
+  /** Override the plain-HTTP redirect listener's port (tests use 0). */
+  readonly redirectPort?: number;
   /** Override the listeners' ports (tests use 0). */
   readonly listenPort?: number;
   readonly adminPort?: number;
@@ -65,6 +68,8 @@ export interface Gateway {
   readonly auth: Awaited<ReturnType<typeof buildAuthLayer>>;
   /** Reload the routes file; resolves true when the new table is active. */
   reloadRoutes(): Promise<boolean>;
+  /** Reload listen.tls's certificate and key; resolves true when the new pair is in use (false without TLS, or refused). */
+  reloadCertificate(): Promise<boolean>;
   /** Drain and stop: readiness 503, stop accepting, let in-flight requests finish (bounded), close. */
   shutdown(): Promise<void>;
   /** Write out buffered log lines now (before a process-level failure ends the process). */
@@ -84,14 +89,14 @@ function trustedProxyList(cidrs: readonly string[]): BlockList | undefined {
   return list;
 }
 
-function listen(server: Server, host: string, port: number): Promise<string> {
+function listen(server: Server, host: string, port: number, scheme = 'http'): Promise<string> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
       const addr = server.address() as AddressInfo;
       const shown = addr.family === 'IPv6' ? `[${addr.address === '::' ? '::1' : addr.address}]` : addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address;
-      resolve(`http://${shown}:${addr.port}`);
+      resolve(`${scheme}://${shown}:${addr.port}`);
     });
   });
 }
@@ -159,6 +164,13 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
   const live = buildLiveSockets(auth, gw, clock, metrics, logger);
   const lifecycle = { draining: false };
   const newRequestId = () => randomUUID();
+  let tls: EdgeTls;
+  try {
+    tls = await edgeTls(config, logger);
+  } catch (err) {
+    await auth.close();
+    throw err;
+  }
   const handlerDeps = {
     routes,
     maxUrlLength: gw.limits.maxUrlLength,
@@ -171,6 +183,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     newRequestId,
     endpoints: auth.endpoints,
     errorPage,
+    hsts: tls.hsts,
   };
   const publicServer = createPublicServer(
     handlerDeps,
@@ -182,6 +195,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
       keepAliveTimeoutMs: gw.limits.keepAliveTimeout,
     },
     new WebSocketProxy(live),
+    tls.options,
   );
   const guard = new AdminGuard({ allowedHosts: gw.admin.allowedHosts, credential: admin.credential });
   const adminServer = createAdminServer({ registry, readiness, logger, newRequestId, guard }, auth.adminEndpoints);
@@ -196,15 +210,19 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     watcher = watchRoutesFile(config.routesFile, await contentHash(config.routesFile), () => void reloadRoutes());
   }
 
+  const edge = await tls.attach(publicServer, opts.watchRoutes ?? gw.reload.watchFile);
+
   let url: string;
   let adminUrl: string;
   try {
-    url = await listen(publicServer, gw.listen.host, opts.listenPort ?? gw.listen.port);
+    url = await listen(publicServer, gw.listen.host, opts.listenPort ?? gw.listen.port, tls.options ? 'https' : 'http');
+    if (edge.redirect) await listen(edge.redirect, gw.listen.host, opts.redirectPort ?? gw.listen.tls?.redirectHttpPort ?? 0);
     adminUrl = await listen(adminServer, gw.admin.host, opts.adminPort ?? gw.admin.port);
   } catch (err) {
     // A port in use: release what started, so the caller's exit is not held up by a Redis client.
     watcher?.close();
     descriptors.stop();
+    edge.close();
     publicServer.close();
     await pools.close();
     await auth.close();
@@ -220,6 +238,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     notReady: () => {
       readiness.draining = true;
       watcher?.close();
+      edge.close();
       descriptors.stop();
     },
     startDraining: () => (lifecycle.draining = true),
@@ -236,7 +255,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     logger,
   });
 
-  return { config, url, adminUrl, registry, logger, auth, reloadRoutes, shutdown, flushLogs: () => stdout?.flushSync() };
+  return { config, url, adminUrl, registry, logger, auth, reloadRoutes, reloadCertificate: edge.reload, shutdown, flushLogs: () => stdout?.flushSync() };
 }
 
 /**

@@ -31,9 +31,6 @@ export const size = () =>
 export const numeric = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), schema);
 const port = numeric(z.number().int().min(0).max(65535));
-const listener = (host: string, p: number) =>
-  z.strictObject({ host: z.string().min(1).default(host), port: port.default(p) }).default({ host, port: p });
-
 export const httpUrl = () =>
   z.string().refine(
     (v) => {
@@ -75,7 +72,32 @@ const hostPort = z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\
 
 export const gatewaySchema = z.strictObject({
   /** The public listener. */
-  listen: listener('0.0.0.0', 8080),
+  listen: z
+    .strictObject({
+      host: z.string().min(1).default('0.0.0.0'),
+      port: port.default(8080),
+      /** HTTPS on the public listener (http/tls.ts); absent: plain HTTP (behind a TLS terminator). */
+      tls: z
+        .strictObject({
+          /** PEM certificate chain and private key, relative to gateway.yaml; reloaded on SIGHUP and when they change. */
+          certFile: z.string().min(1),
+          keyFile: z.string().min(1),
+          minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+          /** OpenSSL cipher list for TLS 1.2; default: Mozilla's "intermediate". */
+          ciphers: z.string().min(1).optional(),
+          /** Strict-Transport-Security on HTTPS answers; false to send none. */
+          hsts: z
+            .union([
+              z.literal(false),
+              z.strictObject({ maxAge: duration().default(365 * 86_400_000), includeSubDomains: z.boolean().default(false), preload: z.boolean().default(false) }),
+            ])
+            .prefault({}),
+          /** A plain-HTTP port that only redirects (308) to HTTPS on listen.port. */
+          redirectHttpPort: port.optional(),
+        })
+        .optional(),
+    })
+    .prefault({}),
   /** The admin listener: metrics, health, readiness, revocation. Keep it off the public network. */
   admin: section({
     host: z.string().min(1).default('127.0.0.1'),

@@ -46,8 +46,9 @@ export function renderError(req: IncomingMessage, res: ServerResponse, err: Gate
     : page
       ? renderErrorPage(page, err.status, { message: ERRORS[err.code].message, code: err.code, reason: err.reason ?? '', requestId })
       : htmlBody(err.code, requestId, err.reason);
-  // What a stage set is dropped, except the route's CORS answer: a page must be able to read the error.
-  for (const name of res.getHeaderNames()) if (!name.startsWith('access-control-') && name !== 'vary') res.removeHeader(name);
+  // What a stage set is dropped, except the route's CORS answer (a page must be able to read the
+  // error) and HSTS (an error over HTTPS still pins HTTPS).
+  for (const name of res.getHeaderNames()) if (!name.startsWith('access-control-') && name !== 'vary' && name !== 'strict-transport-security') res.removeHeader(name);
   res.writeHead(err.status, {
     ...err.headers,
     'content-type': html ? 'text/html; charset=utf-8' : 'application/json',

@@ -31,6 +31,8 @@ export interface HandlerDeps extends ResolveDeps {
   readonly endpoints: EndpointLookup;
   /** errorPages.html of gateway.yaml, for answers before a route matched. */
   readonly errorPage: ErrorPage | undefined;
+  /** Strict-Transport-Security for answers over HTTPS, or undefined. */
+  readonly hsts?: string | undefined;
 }
 
 // The exchange is kept on the response so the 'close' listener can be one shared function.
@@ -58,6 +60,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
 }
 
 async function handle(deps: HandlerDeps, ex: Exchange, hooks: ForwardHooks): Promise<void> {
+  if (deps.hsts !== undefined && 'encrypted' in ex.req.socket) ex.res.setHeader('strict-transport-security', deps.hsts);
   admitRequest(deps, ex);
   const method = ex.req.method ?? 'GET';
   const endpoint = deps.endpoints(method, ex.path);

@@ -1,7 +1,9 @@
-// The public listener: node:http with bounded header size and timeouts, the request handler, the
+// The public listener: node:http (or node:https) with bounded header size and timeouts, the request handler, the
 // WebSocket upgrade path, and answers for what Node's parser refuses (431, 400, 408), written by
 // the same renderer as every other error.
-import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
+import { createServer, ServerResponse, type IncomingMessage, type Server, type ServerOptions } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { SecureContextOptions } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { GatewayError, type ErrorCode } from '../errors.js';
@@ -57,9 +59,11 @@ function tooManyLines(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, maxHe
   return lines > maxHeaderCount;
 }
 
-export function createPublicServer(deps: HandlerDeps, limits: ServerLimits, websockets: WebSocketProxy): Server {
+export function createPublicServer(deps: HandlerDeps, limits: ServerLimits, websockets: WebSocketProxy, tls?: SecureContextOptions): Server {
   const handler = createRequestHandler(deps);
-  const server = createServer(
+  // HTTPS is the same server with a TLS socket under it: same parser, limits and handlers.
+  const create = tls ? (o: ServerOptions, h: typeof handler) => createHttpsServer({ ...o, ...tls, ALPNProtocols: ['http/1.1'] }, h) : createServer;
+  const server = create(
     {
       maxHeaderSize: limits.maxHeaderSize,
       requestTimeout: limits.requestTimeoutMs,
@@ -158,4 +162,20 @@ function socketOwner(p: Principal | undefined): SocketOwner {
     session: s ? { idHash: s.idHash, lastSeenAt: s.lastSeenAt, expiresAt: s.expiresAt } : undefined,
     expiresAt: s?.expiresAt ?? p.expiresAt ?? Number.POSITIVE_INFINITY,
   };
+}
+
+/** listen.tls.redirectHttpPort: a plain listener that only sends clients to HTTPS (308 keeps the method). */
+export function createRedirectServer(httpsPort: () => number): Server {
+  return createServer((req, res) => {
+    req.resume();
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '');
+    // A Host the gateway cannot vouch for is not echoed into a Location.
+    if (!/^[A-Za-z0-9.-]{1,253}$/.test(host)) {
+      res.writeHead(400, { 'content-type': 'text/plain', connection: 'close' }).end('bad host');
+      return;
+    }
+    const port = httpsPort();
+    const target = `https://${host}${port === 443 ? '' : `:${port}`}${(req.url ?? '/').startsWith('/') ? req.url : '/'}`;
+    res.writeHead(308, { location: target, 'content-length': '0', connection: 'close' }).end();
+  });
 }

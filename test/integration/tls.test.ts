@@ -1,0 +1,118 @@
+// HTTPS at the edge: the public listener with the gateway's own certificate (signed by a CA the test
+// makes), TLS 1.2 as the floor, HSTS on every answer over HTTPS, a plain port that only redirects,
+// and a certificate swapped on the live listener under traffic with no failed request; a new pair
+// that does not match is refused and the running one kept.
+import { copyFile, readFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import { connect, type TLSSocket } from 'node:tls';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeCa, type TestCa } from '../support/certs.js';
+import { route, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { startUpstream, type Upstream } from '../support/upstream.js';
+import { freePort } from '../support/redis.js';
+
+let ca: TestCa;
+let up: Upstream;
+let gw: TestGateway;
+let certFile: string;
+let keyFile: string;
+let caPem: Buffer;
+let redirectPort: number;
+beforeAll(async () => {
+  ca = await makeCa();
+  caPem = await readFile(ca.certFile);
+  const first = await ca.issue('server');
+  // The files the gateway reads; a reload replaces their content.
+  certFile = `${ca.dir}/live.crt`;
+  keyFile = `${ca.dir}/live.key`;
+  await copyFile(first.certFile, certFile);
+  await copyFile(first.keyFile, keyFile);
+  up = await startUpstream();
+  redirectPort = await freePort();
+  gw = await startTestGateway({
+    routes: [route('app', '/app', up.url)],
+    gateway: { listen: { host: '127.0.0.1', port: 0, tls: { certFile, keyFile, redirectHttpPort: redirectPort } } },
+  });
+}, 30_000);
+afterAll(async () => {
+  await gw?.stop();
+  await up?.close();
+});
+
+/** One HTTPS request trusting only the test CA: status, headers and the serial of the certificate served. */
+function get(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; serial: string }> {
+  const { port } = new URL(gw.url);
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path, ca: caPem, headers, agent: false }, (res) => {
+      const serial = (res.socket as TLSSocket).getPeerCertificate().serialNumber;
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, serial }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('HTTPS on the public listener', () => {
+  it('serves routes over TLS with the configured certificate, and says HSTS on answers and errors alike', async () => {
+    expect(gw.url).toMatch(/^https:\/\//);
+    const ok = await get('/app/x');
+    expect(ok.status).toBe(200);
+    expect(ok.headers['strict-transport-security']).toBe('max-age=31536000');
+    const missing = await get('/nowhere');
+    expect(missing.status).toBe(404);
+    expect(missing.headers['strict-transport-security']).toBe('max-age=31536000');
+  });
+
+  it('refuses TLS 1.1 and lower', async () => {
+    const { port } = new URL(gw.url);
+    const outcome = await new Promise<string>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port: Number(port), ca: caPem, minVersion: 'TLSv1', maxVersion: 'TLSv1.1' }, () => {
+        resolve(`connected ${s.getProtocol()}`);
+        s.end();
+      });
+      s.on('error', (e: NodeJS.ErrnoException) => resolve(`refused ${e.code ?? e.message}`));
+    });
+    expect(outcome).toMatch(/^refused/);
+  });
+
+  it('redirects the plain port to HTTPS with 308, keeping the path', async () => {
+    const res = await request(`http://127.0.0.1:${redirectPort}/app/x?q=1`, { headers: { host: 'gw.example' } });
+    await res.body.dump();
+    expect(res.statusCode).toBe(308);
+    expect(res.headers.location).toBe(`https://gw.example:${new URL(gw.url).port}/app/x?q=1`);
+  });
+
+  it('swaps the certificate under live traffic with no failed request; a pair that does not match is refused and the running one kept', async () => {
+    const before = (await get('/app/x')).serial;
+    const next = await ca.issue('renewed');
+    let failures = 0;
+    let done = false;
+    const traffic = (async () => {
+      let n = 0;
+      while (!done || n < 20) {
+        n++;
+        try {
+          if ((await get('/app/x')).status !== 200) failures++;
+        } catch {
+          failures++;
+        }
+      }
+    })();
+    await copyFile(next.certFile, certFile);
+    await copyFile(next.keyFile, keyFile);
+    expect(await gw.reloadCertificate()).toBe(true);
+    done = true;
+    await traffic;
+    expect(failures).toBe(0);
+    const after = (await get('/app/x')).serial;
+    expect(after).not.toBe(before);
+
+    // A certificate with another certificate's key: refused, the renewed pair still served.
+    await copyFile(ca.keyFile, keyFile);
+    expect(await gw.reloadCertificate()).toBe(false);
+    expect((await get('/app/x')).serial).toBe(after);
+    expect(gw.logs.some((l) => l.msg === 'TLS certificate reload refused; keeping the running certificate')).toBe(true);
+  }, 30_000);
+});
