@@ -17,7 +17,7 @@ export interface ForwardRoute {
   readonly name: string;
   /** Path prefix that `stripPrefix` removes. */
   readonly prefix: string;
-  /** How many segments the prefix has (what `stripPrefix` removes). */
+  /** How many segments `stripPrefix` removes: the route's own path's (a rule's path may be longer). */
   readonly prefixSegments: number;
   readonly stripPrefix: boolean;
   readonly preserveHost: boolean;
@@ -61,7 +61,7 @@ export interface ForwardHooks {
 
 export function upstreamPath(route: ForwardRoute, target: UpstreamTarget, ex: ForwardExchange): string {
   let path = ex.encodedPath;
-  if (route.stripPrefix && route.prefix !== '/') {
+  if (route.stripPrefix && route.prefixSegments > 0) {
     // Strip as many segments as the prefix has, never as many characters: a caseInsensitive route
     // matches `/api..` or `/%EF%BD%81pi` for `/api`, and cutting four characters off those would
     // leave `../` or half an escape in front of the rest.

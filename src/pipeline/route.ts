@@ -53,13 +53,16 @@ export interface AuthDeps {
 
 export function compileRoutes(file: readonly RouteConfig[], opts: CompileOptions): RouteTable<CompiledRoute> {
   const configs = file.flatMap(withRules);
+  // What stripPrefix removes is the route's own path, for its rules too: a rule's longer path
+  // would strip more and hand the upstream a path of the route's protected area.
+  const stripFrom = new Map(file.flatMap((c) => [[c.name, c.match.path] as const, ...c.rules.map((r) => [`${c.name}.${r.name}`, c.match.path] as const)]));
   // Every header any route carries an internal token in is an internal-token header on all routes:
   // a client never gets to send one upstream, public routes included.
   const tokenHeaders = new Set(configs.filter((c) => c.auth !== 'public').map((c) => c.token.header));
   tokenHeaders.delete('authorization'); // handled by value: internal tokens are recognised by their typ
   const withTokenHeaders = { ...opts, identityHeaders: [...opts.identityHeaders, ...tokenHeaders] };
   return new RouteTable(
-    configs.map((c) => compileRoute(c, withTokenHeaders)),
+    configs.map((c) => compileRoute(c, withTokenHeaders, stripFrom.get(c.name) ?? c.match.path)),
     { refuseAmbiguous: opts.routing.refuseAmbiguousPaths },
   );
 }
@@ -78,6 +81,8 @@ function withRules(c: RouteConfig): RouteConfig[] {
       auth,
       require: r.require ?? (auth === 'public' ? undefined : c.require),
       csrf: r.csrf ?? c.csrf,
+      // The route's audience, not `<route>.<rule>`: the upstream is the route's.
+      token: { ...c.token, audience: c.token.audience ?? c.name },
       rules: [],
     };
   });
@@ -121,7 +126,7 @@ function compileStages(c: RouteConfig, auth: AuthDeps): Stage[] {
   return stages;
 }
 
-function compileRoute(c: RouteConfig, opts: CompileOptions): CompiledRoute {
+function compileRoute(c: RouteConfig, opts: CompileOptions, stripPath: string): CompiledRoute {
   const urls = c.upstream.urls ?? [c.upstream.url as string];
   const targets: UpstreamTarget[] = urls.map((raw) => {
     const u = new URL(raw);
@@ -139,13 +144,14 @@ function compileRoute(c: RouteConfig, opts: CompileOptions): CompiledRoute {
     // HEAD is GET without a body (RFC 9110 §9.3.2): a route that serves GET serves HEAD.
     if (methods.has('GET')) methods.add('HEAD');
   }
-  const path = c.match.path;
-  const prefix = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  const trim = (p: string) => (p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p);
+  const prefix = trim(c.match.path);
+  const strip = trim(stripPath);
   return {
     name: c.name,
     host: c.match.host,
     prefix,
-    prefixSegments: prefix === '/' ? 0 : prefix.split('/').length - 1,
+    prefixSegments: strip === '/' ? 0 : strip.split('/').length - 1,
     methods,
     caseInsensitive: c.match.caseInsensitive ?? opts.routing.caseInsensitive,
     allow: methods ? [...methods].sort().join(', ') : undefined,

@@ -25,6 +25,14 @@ beforeAll(async () => {
           { name: 'admin', path: '/app/admin', require: { roles: ['admin'] } },
         ],
       },
+      {
+        ...route('strip', '/strip', up, { upstream: { stripPrefix: true } }),
+        auth: 'session',
+        rules: [
+          { name: 'assets', path: '/strip/assets', auth: 'public' },
+          { name: 'admin', path: '/strip/admin', require: { roles: ['admin'] } },
+        ],
+      },
     ],
   });
 });
@@ -66,6 +74,22 @@ describe('rules inside a route', () => {
     expect((await env.get('/app/admin/x', await env.login('alice'))).status).toBe(403);
     expect((await env.get('/app/admin/x', await env.login('root'))).status).toBe(200);
     expect(await env.gw.registry.getSingleMetricAsString('gateway_auth_outcomes_total')).toContain('route="app.admin",result="forbidden",reason="role"');
+  });
+});
+
+describe('rules under a route that strips its prefix', () => {
+  it('strip the route\'s own path, never the rule\'s: a public rule cannot hand the upstream a protected path', async () => {
+    const before = env.up.received.length;
+    expect((await env.get('/strip/assets/admin/users')).status).toBe(200);
+    expect(env.up.received[before]?.url).toBe('/assets/admin/users');
+    expect((await env.get('/strip/admin/users')).status).toBe(401);
+    const root = await env.login('root');
+    const asRoot = await env.get('/strip/admin/users', root);
+    expect(asRoot.status).toBe(200);
+    expect(env.up.received.at(-1)?.url).toBe('/admin/users');
+    // The internal token's audience is the route's, for its rules too.
+    const token = String(env.up.received.at(-1)?.headers.authorization).slice(7);
+    expect(JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()).aud).toBe('strip');
   });
 });
 
