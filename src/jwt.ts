@@ -19,4 +19,6 @@ export const INTERNAL_TOKEN_TYPE = 'gateway-internal+jwt';
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
 
 /** Claims the gateway sets itself: a principal's claim of the same name is never copied over them. */
-export const RESERVED_CLAIMS: ReadonlySet<string> = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'sid', 'typ']);
+// src_iss: who vouched for an external subject; the gateway writes it from the authenticator's
+// answer alone, so no login answer or token claim can pose as a trusted issuer.
+export const RESERVED_CLAIMS: ReadonlySet<string> = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'sid', 'typ', 'src_iss']);

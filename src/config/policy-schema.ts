@@ -40,6 +40,8 @@ export const policySchema: z.ZodType<PolicyConfig> = z.lazy(() =>
       /** Every claim condition holds. */
       claims: z
         .record(z.string(), claimCondition)
+        // An empty map is no condition: inside `any` it would let everyone in.
+        .refine((claims) => Object.keys(claims).length > 0, 'names no claim')
         .superRefine((claims, ctx) => {
           for (const path of Object.keys(claims)) {
             if (!CLAIM_PATH.test(path)) ctx.addIssue({ code: 'custom', path: [path], message: 'must be a dotted claim path such as email or realm_access.roles' });

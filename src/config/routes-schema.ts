@@ -167,6 +167,11 @@ const routeSchema = z.strictObject({
   rules: z.array(ruleSchema).default([]),
 }).superRefine((route, ctx) => {
   policyIssues(route.auth, route.require, [], ctx);
+  // One source per header: an identity header also set by headers.request.set would reach the upstream twice.
+  const identity = new Set(Object.keys(route.identityHeaders).map((n) => n.toLowerCase()));
+  for (const name of Object.keys(route.headers.request.set)) {
+    if (identity.has(name.toLowerCase())) ctx.addIssue({ code: 'custom', path: ['headers', 'request', 'set', name], message: 'is already an identity header of this route' });
+  }
   const base = route.match.path.length > 1 && route.match.path.endsWith('/') ? route.match.path.slice(0, -1) : route.match.path;
   route.rules.forEach((rule, j) => {
     if (!(base === '/' || rule.path === base || rule.path.startsWith(`${base}/`))) {

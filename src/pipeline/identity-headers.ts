@@ -18,18 +18,23 @@ function source(from: string): Read {
   return (p) => claim(p.claims);
 }
 
-// Visible ASCII and spaces pass as they are; anything else (UTF-8 names, control characters) is
-// percent-encoded, so a claim can never split a header or be refused by the HTTP stack.
-const PLAIN = /^[\x20-\x7e]*$/;
-function headerValue(v: string): string {
-  return PLAIN.test(v) ? v : encodeURIComponent(v);
+// A value passes as it is only when no other value could arrive looking the same: printable ASCII
+// without `%` (so an encoded value can never be mistaken for a plain one), without spaces at its
+// ends (HTTP trims them), and, in a list, without the separator (so an item cannot add items).
+// Anything else is percent-encoded: a claim can never split a header, pose as another user or be
+// refused by the HTTP stack.
+const PLAIN = /^[\x21-\x24\x26-\x7e](?:[\x20-\x24\x26-\x7e]*[\x21-\x24\x26-\x7e])?$/;
+function headerValue(v: string, separator?: string): string {
+  return PLAIN.test(v) && (separator === undefined || !v.includes(separator.trim() || separator)) ? v : encodeURIComponent(v);
 }
 
 function render(v: unknown, join: string): string | undefined {
-  if (typeof v === 'string') return v === '' ? undefined : headerValue(v);
+  if (typeof v === 'string') return v.trim() === '' ? undefined : headerValue(v);
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (Array.isArray(v)) {
-    const items = v.filter((x): x is string | number => typeof x === 'string' || typeof x === 'number').map((x) => headerValue(String(x)));
+    const items = v
+      .filter((x): x is string | number => (typeof x === 'string' && x.trim() !== '') || typeof x === 'number')
+      .map((x) => headerValue(String(x), join));
     return items.length > 0 ? items.join(join) : undefined;
   }
   return undefined;

@@ -6,6 +6,12 @@ export interface Principal {
   readonly sub: string;
   /** Claims available to policies and to the internal token. */
   readonly claims: Readonly<Record<string, unknown>>;
+  /**
+   * The external issuer that vouched for it (a trusted issuer's `iss`), set by the authenticator
+   * alone; undefined when the gateway itself did (a session, its own access token). Never a claim:
+   * claims come from login answers and tokens, which must not be able to name an issuer.
+   */
+  readonly issuer?: string;
   /** Which credential proved it; CSRF checks apply to cookies only. */
   readonly via: 'session' | 'bearer';
   /** Public session handle (`sid`), also the key of the minted-token cache. */

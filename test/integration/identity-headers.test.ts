@@ -59,6 +59,21 @@ describe('identity headers', () => {
     expect(JSON.stringify(seen)).not.toContain('u-root');
   });
 
+  it('never let two values arrive alike: %, edge spaces and the list separator are encoded, blank values left out', () => {
+    const stage = identityHeadersStage({ 'X-User': 'sub', 'X-Groups': { from: 'groups', join: ',' }, 'X-Blank': 'blank' });
+    const run = (sub: string, groups: unknown[]) => {
+      const ex = { principal: { sub, via: 'session', sessionHandle: 'h', claims: { groups, blank: '   ' } }, upstreamHeaders: [] as string[] };
+      void stage?.(ex as unknown as Exchange);
+      return ex.upstreamHeaders;
+    };
+    // röot and a user who chose the name "r%C3%B6ot" arrive as different users.
+    expect(run('röot', [])[1]).toBe('r%C3%B6ot');
+    expect(run('r%C3%B6ot', [])[1]).toBe('r%25C3%25B6ot');
+    expect(run(' root', [])[1]).toBe('%20root');
+    // One group named "user,admin" is not two groups.
+    expect(run('u', ['user,admin', 'ops'])).toEqual(['x-user', 'u', 'x-groups', 'user%2Cadmin,ops']);
+  });
+
   it('percent-encode what is not printable ASCII, join lists, and leave out what the principal lacks', () => {
     const stage = identityHeadersStage({ 'X-User': 'sub', 'X-Name': 'name', 'X-Groups': { from: 'org.groups', join: ',' }, 'X-Missing': 'nope' });
     const ex = { principal: { sub: 'u1', via: 'session', sessionHandle: 'h', claims: { name: 'Zoë\r\nX-Admin: 1', org: { groups: ['a', 'b c'] } } }, upstreamHeaders: [] as string[] };

@@ -7,12 +7,14 @@ import { compilePolicy } from '../../src/pipeline/authz/policy.js';
 import type { Principal } from '../../src/pipeline/principal.js';
 
 const session = (claims: Record<string, unknown>): Principal => ({ sub: 'u1', claims, via: 'session', sessionHandle: 'h' });
-const bearer = (claims: Record<string, unknown>): Principal => ({ sub: 'u1', claims, via: 'bearer', sessionHandle: 'h' });
+const bearer = (claims: Record<string, unknown>, issuer?: string): Principal => ({ sub: 'u1', claims, via: 'bearer', sessionHandle: 'h', ...(issuer ? { issuer } : {}) });
 
 const alice = session({ email: 'alice@example.com', roles: ['user', 'ops'], groups: ['eng', 'sre'], org: { tenant: 'acme' }, acr: 'mfa' });
 const bob = session({ email: 'bob@evil-example.com', roles: 'user', groups: ['eng'], org: { tenant: 'other' } });
-const api = bearer({ scope: 'orders:read orders:write', src_iss: 'https://idp.example', roles: ['svc'] });
-const apiScp = bearer({ scp: ['orders:read'], src_iss: 'https://other.example' });
+const api = bearer({ scope: 'orders:read orders:write', roles: ['svc'] }, 'https://idp.example');
+const apiScp = bearer({ scp: ['orders:read'] }, 'https://other.example');
+// A login answer (or a token claim) naming an issuer: not an issuer.
+const posing = session({ src_iss: 'https://idp.example' });
 const own = bearer({ scope: 'orders:read' });
 
 const cases: [string, PolicyConfig, Principal, string | undefined][] = [
@@ -40,6 +42,7 @@ const cases: [string, PolicyConfig, Principal, string | undefined][] = [
   ['issuer, other', { issuers: ['https://idp.example'] }, apiScp, 'issuer'],
   ['issuer gateway: own access tokens', { issuers: ['gateway'] }, own, undefined],
   ['issuer gateway: sessions', { issuers: ['gateway'] }, alice, undefined],
+  ['a src_iss claim is not an issuer', { issuers: ['https://idp.example'] }, posing, 'issuer'],
   ['acr', { acr: ['mfa'] }, alice, undefined],
   ['acr missing', { acr: ['mfa'] }, bob, 'acr'],
   ['keys are ANDed', { roles: ['ops'], claims: { 'org.tenant': 'other' } }, alice, 'claim'],
@@ -74,6 +77,8 @@ describe('policy configuration', () => {
     expect(problems({ auth: 'session', require: { claims: { 'a..b': 'x' } } })[0]).toMatch(/^routes\.0\.require\.claims\.a\.\.b: must be a dotted claim path/);
     expect(problems({ auth: 'session', require: { any: [] } })[0]).toMatch(/^routes\.0\.require\.any:/);
     expect(problems({ auth: 'session', require: { any: [{}] } })[0]).toMatch(/^routes\.0\.require\.any\.0: names no condition/);
+    // An empty claims map inside any would let everyone in.
+    expect(problems({ auth: 'session', require: { any: [{ claims: {} }, { roles: ['admin'] }] } })[0]).toMatch(/^routes\.0\.require\.any\.0\.claims: names no claim/);
   });
 
   it('refuses rules no request could pass: require on a public route, via a mode the route does not take', () => {
@@ -82,5 +87,8 @@ describe('policy configuration', () => {
       expect.stringMatching(/^routes\.0\.require\.any\.1\.via: no request on this route \(auth: session\) can come via bearer/),
     ]);
     expect(problems({ auth: 'session_or_bearer', require: { via: ['bearer'] } })).toEqual([]);
+    expect(problems({ auth: 'session', identityHeaders: { 'Remote-User': 'sub' }, headers: { request: { set: { 'remote-user': 'nobody' } } } })).toEqual([
+      expect.stringMatching(/^routes\.0\.headers\.request\.set\.remote-user: is already an identity header/),
+    ]);
   });
 });

@@ -45,8 +45,9 @@ export function issuerTokens(issuers: ReadonlyMap<string, TrustedIssuer>): Token
       if (typeof sub !== 'string' || sub === '') throw refuse('claim_sub');
       delete claims.sub;
       // Scoped by default: `alice` of an external issuer is not the local user `alice`, nor another
-      // issuer's. Where the issuer travels (src_iss), an upstream can tell them apart either way.
-      claims.src_iss = trusted.issuer;
+      // issuer's. The issuer travels on the principal (and as src_iss in the internal token), so an
+      // upstream can tell them apart either way; a mapped claim of that name is dropped.
+      delete claims.src_iss;
       const expMs = (payload.exp as number) * 1000;
       return {
         issuer: trusted.issuer,
@@ -54,6 +55,7 @@ export function issuerTokens(issuers: ReadonlyMap<string, TrustedIssuer>): Token
           sub: trusted.subjectAsIs ? sub : `${trusted.issuer}#${sub}`,
           claims,
           via: 'bearer',
+          issuer: trusted.issuer,
           sessionHandle: `b:${digest.slice(0, 22)}`,
           expiresAt: expMs,
         },

@@ -14,7 +14,7 @@ export type PolicyReason = 'role' | 'claim' | 'scope' | 'via' | 'issuer' | 'acr'
 type Check = (p: Principal) => PolicyReason | undefined;
 type Scalar = string | number | boolean;
 
-/** The issuer a principal was vouched for by: an external token's `iss`, or `gateway` (sessions, own access tokens). */
+/** The issuer a principal was vouched for by: an external token's `iss` (set by its authenticator, never a claim), or `gateway` (sessions, own access tokens). */
 export const GATEWAY_ISSUER = 'gateway';
 
 export function compilePolicy(policy: PolicyConfig): Check {
@@ -28,7 +28,7 @@ export function compilePolicy(policy: PolicyConfig): Check {
   }
   if (policy.issuers) {
     const issuers = new Set(policy.issuers);
-    checks.push((p) => (issuers.has(typeof p.claims.src_iss === 'string' ? p.claims.src_iss : GATEWAY_ISSUER) ? undefined : 'issuer'));
+    checks.push((p) => (issuers.has(p.issuer ?? GATEWAY_ISSUER) ? undefined : 'issuer'));
   }
   if (policy.acr) checks.push(anyInClaim('acr', policy.acr, 'acr'));
   if (policy.all) checks.push(...policy.all.map(compilePolicy));

@@ -66,7 +66,7 @@ export class TokenMinter {
       if (!RESERVED_CLAIMS.has(name) && principal.claims[name] !== undefined) extra[name] = principal.claims[name];
     }
     // Who vouched for an external bearer token's subject travels with it, whatever the route lists.
-    if (typeof principal.claims.src_iss === 'string') extra.src_iss = principal.claims.src_iss;
+    if (principal.issuer !== undefined) extra.src_iss = principal.issuer;
     const iat = Math.floor(nowMs / 1000);
     const { kid, alg, key } = this.keys.signing;
     this.onMint(scope.audience);
