@@ -133,6 +133,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
   const compileOptions = {
     routesFile: config.routesFile,
     errorPage,
+    warn: (msg: string, fields: Record<string, unknown>) => logger.warn(fields, msg),
     auth: auth.routeDeps,
     pools,
     clock,

@@ -112,6 +112,21 @@ const routeSchema = z.strictObject({
       stripPrefix: z.boolean().default(false),
       timeoutMs: numeric(z.number().int().positive().max(3_600_000)).default(30_000),
       preserveHost: z.boolean().default(false),
+      /** TLS to https:// upstreams: verified against the system CAs unless caFile says otherwise. */
+      tls: z
+        .strictObject({
+          /** PEM CA bundle (relative to routes.yaml) the upstream's certificate must chain to. */
+          caFile: z.string().min(1).optional(),
+          /** SNI and the name to verify; default: the upstream URL's host. */
+          serverName: z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be a host name').optional(),
+          /** Client certificate and key for mTLS (relative to routes.yaml). */
+          certFile: z.string().min(1).optional(),
+          keyFile: z.string().min(1).optional(),
+          /** Accept any certificate: only for a test upstream; logged loudly at every load. */
+          insecureSkipVerify: z.boolean().default(false),
+        })
+        .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), 'give both certFile and keyFile, or neither')
+        .optional(),
       /** The Host the upstream gets (a virtual host on a shared server); default: the upstream URL's. */
       host: z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be a host name, optionally with a port').optional(),
     })

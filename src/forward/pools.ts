@@ -1,6 +1,30 @@
-// One undici Pool per upstream origin, shared by every route (and every route table) that sends
-// there, so keep-alive connections survive a routes reload.
+// One undici Pool per upstream origin (and TLS settings), shared by every route (and every route
+// table) that sends there, so keep-alive connections survive a routes reload. https:// upstreams
+// are verified against the system CAs unless a route names its own CA bundle; turning
+// verification off is a route's explicit, logged choice.
+import { createHash } from 'node:crypto';
 import { Pool } from 'undici';
+
+/** How the gateway speaks TLS to one upstream (upstream.tls of a route, files read at load). */
+export interface UpstreamTls {
+  /** PEM CA bundle the upstream's certificate must chain to, instead of the system CAs. */
+  readonly ca?: Buffer;
+  /** SNI and the name the certificate must carry; default: the upstream URL's host. */
+  readonly servername?: string;
+  /** Client certificate and key (mTLS). */
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  /** false only with upstream.tls.insecureSkipVerify. */
+  readonly rejectUnauthorized: boolean;
+}
+
+/** The pool key: the origin, and a digest of the TLS settings when there are any. */
+export function poolKey(origin: string, tls: UpstreamTls | undefined): string {
+  if (!tls) return origin;
+  const h = createHash('sha256');
+  for (const part of [tls.ca, tls.servername, tls.cert, tls.key, String(tls.rejectUnauthorized)]) h.update(part ?? '').update('\0');
+  return `${origin}#${h.digest('base64url').slice(0, 16)}`;
+}
 
 export interface PoolSettings {
   /** Most connections per origin. */
@@ -15,26 +39,27 @@ export class PoolRegistry {
 
   constructor(private readonly settings: PoolSettings) {}
 
-  get(origin: string): Pool {
-    let pool = this.pools.get(origin);
+  get(origin: string, tls?: UpstreamTls): Pool {
+    const key = poolKey(origin, tls);
+    let pool = this.pools.get(key);
     if (!pool) {
       pool = new Pool(origin, {
         connections: this.settings.connections,
         keepAliveTimeout: this.settings.keepAliveTimeoutMs,
         keepAliveMaxTimeout: Math.max(this.settings.keepAliveTimeoutMs, 600_000),
-        connect: { timeout: this.settings.connectTimeoutMs },
+        connect: { timeout: this.settings.connectTimeoutMs, ...(tls ?? {}) },
       });
-      this.pools.set(origin, pool);
+      this.pools.set(key, pool);
     }
     return pool;
   }
 
-  /** Close (gracefully: queued requests finish) the pools of origins no longer in use. */
-  async retain(origins: ReadonlySet<string>): Promise<void> {
+  /** Close (gracefully: queued requests finish) the pools no longer in use (keys from poolKey). */
+  async retain(keys: ReadonlySet<string>): Promise<void> {
     const closing: Promise<void>[] = [];
-    for (const [origin, pool] of this.pools) {
-      if (!origins.has(origin)) {
-        this.pools.delete(origin);
+    for (const [key, pool] of this.pools) {
+      if (!keys.has(key)) {
+        this.pools.delete(key);
         closing.push(pool.close());
       }
     }

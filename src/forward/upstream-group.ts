@@ -2,6 +2,7 @@
 // while (passive health checking, as Envoy's outlier detection does), so one dead instance does
 // not fail a share of every request.
 import type { Pool } from 'undici';
+import type { UpstreamTls } from './pools.js';
 import type { Clock } from '../clock.js';
 
 export interface UpstreamTarget {
@@ -12,6 +13,10 @@ export interface UpstreamTarget {
   /** Host header sent when the route does not preserve the client's. */
   readonly host: string;
   readonly pool: Pool;
+  /** The pool's key in the registry (origin and TLS settings). */
+  readonly poolKey: string;
+  /** TLS settings for https:// (WebSocket upgrades use them too); undefined: the defaults. */
+  readonly tls: UpstreamTls | undefined;
   /** Whether the connection is TLS, for WebSocket proxying. */
   readonly secure: boolean;
 }

@@ -10,6 +10,7 @@ import { filterRequestHeaders } from './headers.js';
 import type { LiveSockets, PendingSocket, SocketSession } from './live-sockets.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 import { upstreamPath, type ForwardExchange, type ForwardRoute } from './proxy.js';
+import type { UpstreamTarget } from './upstream-group.js';
 
 export interface WebSocketRoute extends ForwardRoute {
   readonly websocket: boolean;
@@ -105,7 +106,7 @@ export class WebSocketProxy {
     if (this.live && !pending) return;
     (req as UpgradeRequest)[UPGRADE] = { ownedCookies: route.ownedCookies, pending };
     let failed = false;
-    this.proxy.ws(req, socket, head, { target: target.origin + upstreamPath(route, target, ex) }, (err: Error) => {
+    this.proxy.ws(req, socket, head, proxyTarget(target, upstreamPath(route, target, ex)), (err: Error) => {
       if (failed) return;
       failed = true;
       pending?.failed();
@@ -116,4 +117,16 @@ export class WebSocketProxy {
       if (!failed) done('proxied');
     });
   }
+}
+
+/**
+ * http-proxy's target: the URL, and for https:// upstreams the route's TLS settings (CA bundle,
+ * client certificate; `secure: false` only with insecureSkipVerify). http-proxy does not pass a
+ * server name: SNI is the upstream URL's host for upgrades.
+ */
+function proxyTarget(target: UpstreamTarget, path: string): httpProxy.ServerOptions {
+  if (!target.secure || !target.tls) return { target: target.origin + path };
+  const u = new URL(target.origin);
+  const { ca, cert, key, rejectUnauthorized } = target.tls;
+  return { target: { protocol: u.protocol, host: u.hostname, port: u.port || '443', path, ca, cert, key } as unknown as httpProxy.ServerOptions['target'], secure: rejectUnauthorized };
 }

@@ -1,6 +1,9 @@
 // Compiling route configuration into what requests read: done at load and at every reload, never
 // per request. A route that cannot be compiled fails the load, not a request.
+import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { ConfigError } from '../errors.js';
+import { poolKey, type UpstreamTls } from '../forward/pools.js';
 import { loadErrorPage, type ErrorPage } from '../config/error-page.js';
 import type { RouteConfig } from '../config/routes-schema.js';
 import { buildHeaderPolicy } from '../forward/headers.js';
@@ -22,6 +25,8 @@ export interface CompileOptions {
   readonly routesFile: string;
   /** errorPages.html of gateway.yaml, for routes that name none. */
   readonly errorPage: ErrorPage | undefined;
+  /** Loud warnings at load (a route that turns upstream TLS verification off). */
+  readonly warn?: (msg: string, fields: Record<string, unknown>) => void;
   readonly pools: PoolRegistry;
   readonly clock: Clock;
   readonly ejectForMs: number;
@@ -95,10 +100,31 @@ function shapingOf(c: RouteConfig): CompiledRoute['responseHeaders'] {
   return { set: Object.entries(set).map(([n, v]) => [n.toLowerCase(), v] as const), remove: new Set(remove.map((n) => n.toLowerCase())) };
 }
 
-/** The origins a table sends to, so the pool registry can close the others after a reload. */
+/** upstream.tls with its files read (relative to routes.yaml): at load and reload, never per request. */
+function upstreamTls(c: RouteConfig, routesFile: string): UpstreamTls | undefined {
+  const t = c.upstream.tls;
+  if (!t) return undefined;
+  const read = (f: string | undefined, key: string) => {
+    if (f === undefined) return undefined;
+    try {
+      return readFileSync(resolve(dirname(routesFile), f));
+    } catch (err) {
+      throw new ConfigError([{ file: routesFile, line: 0, column: 0, path: `routes[${c.name}].upstream.tls.${key}`, message: `${f} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})` }]);
+    }
+  };
+  return {
+    ca: read(t.caFile, 'caFile'),
+    servername: t.serverName,
+    cert: read(t.certFile, 'certFile'),
+    key: read(t.keyFile, 'keyFile'),
+    rejectUnauthorized: !t.insecureSkipVerify,
+  };
+}
+
+/** The pools a table sends through, so the registry can close the others after a reload. */
 export function originsOf(table: RouteTable<CompiledRoute>): Set<string> {
   const out = new Set<string>();
-  for (const r of table.routes) for (const t of r.upstream.targets) out.add(t.origin);
+  for (const r of table.routes) for (const t of r.upstream.targets) out.add(t.poolKey);
   return out;
 }
 
@@ -128,13 +154,17 @@ function compileStages(c: RouteConfig, auth: AuthDeps): Stage[] {
 
 function compileRoute(c: RouteConfig, opts: CompileOptions, stripPath: string): CompiledRoute {
   const urls = c.upstream.urls ?? [c.upstream.url as string];
+  const tls = upstreamTls(c, opts.routesFile);
+  if (tls && !tls.rejectUnauthorized) opts.warn?.('!!! upstream.tls.insecureSkipVerify: this route accepts any certificate from its upstream; anyone on the path can read and change its traffic !!!', { route: c.name });
   const targets: UpstreamTarget[] = urls.map((raw) => {
     const u = new URL(raw);
     return {
       origin: u.origin,
       basePath: u.pathname === '/' ? '' : u.pathname.replace(/\/$/, ''),
       host: u.host,
-      pool: opts.pools.get(u.origin),
+      pool: opts.pools.get(u.origin, tls),
+      poolKey: poolKey(u.origin, tls),
+      tls,
       secure: u.protocol === 'https:',
     };
   });

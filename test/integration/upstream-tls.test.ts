@@ -1,0 +1,90 @@
+// TLS to upstreams: an https:// upstream is verified (system CAs by default, so a private CA's
+// certificate is refused until the route names the CA bundle), the name verified follows the URL or
+// upstream.tls.serverName, a client certificate answers an upstream that requires one (mTLS), and
+// insecureSkipVerify accepts anything only with a loud warning.
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeCa, type TestCa } from '../support/certs.js';
+import { route, startTestGateway, type TestGateway } from '../support/gateway.js';
+
+let ca: TestCa;
+let plain: Server;
+let wrongHost: Server;
+let mutual: Server;
+let gw: TestGateway;
+const seen: { server: string; clientCn?: string }[] = [];
+
+async function serve(cert: { certFile: string; keyFile: string }, name: string, mtls = false): Promise<[Server, string]> {
+  const server = createServer(
+    { cert: await readFile(cert.certFile), key: await readFile(cert.keyFile), ...(mtls ? { requestCert: true, rejectUnauthorized: true, ca: await readFile(ca.certFile) } : {}) },
+    (req, res) => {
+      req.resume();
+      const peer = (req.socket as TLSSocket).getPeerCertificate();
+      seen.push({ server: name, clientCn: peer?.subject?.CN });
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(name);
+    },
+  );
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return [server, `https://127.0.0.1:${(server.address() as AddressInfo).port}`];
+}
+
+beforeAll(async () => {
+  ca = await makeCa();
+  const [p, plainUrl] = await serve(await ca.issue('up'), 'plain');
+  const [w, wrongUrl] = await serve(await ca.issue('other', { hosts: ['other.example'] }), 'wrong-host');
+  const [m, mutualUrl] = await serve(await ca.issue('mutual'), 'mutual', true);
+  [plain, wrongHost, mutual] = [p, w, m];
+  const client = await ca.issue('gateway-client', { hosts: ['gateway-client'] });
+  const caFile = ca.certFile;
+  gw = await startTestGateway({
+    routes: [
+      route('system-cas', '/system', plainUrl),
+      route('own-ca', '/own', plainUrl, { upstream: { tls: { caFile } } }),
+      route('wrong-host', '/wrong', wrongUrl, { upstream: { tls: { caFile } } }),
+      route('server-name', '/named', wrongUrl, { upstream: { tls: { caFile, serverName: 'other.example' } } }),
+      route('no-client-cert', '/mtls-none', mutualUrl, { upstream: { tls: { caFile } } }),
+      route('client-cert', '/mtls', mutualUrl, { upstream: { tls: { caFile, certFile: client.certFile, keyFile: client.keyFile } } }),
+      route('insecure', '/insecure', plainUrl, { upstream: { tls: { insecureSkipVerify: true } } }),
+    ],
+  });
+}, 30_000);
+afterAll(async () => {
+  await gw?.stop();
+  for (const s of [plain, wrongHost, mutual]) s?.close();
+});
+
+async function get(path: string) {
+  const res = await request(`${gw.url}${path}`);
+  return { status: res.statusCode, body: await res.body.text() };
+}
+
+describe('TLS to upstreams', () => {
+  it('verifies against the system CAs by default: a private CA\'s certificate is refused, nothing is sent', async () => {
+    const before = seen.length;
+    expect((await get('/system/x')).status).toBe(502);
+    expect(seen.length).toBe(before);
+  });
+
+  it('verifies against the route\'s CA bundle, and the name in the certificate against the URL or serverName', async () => {
+    expect(await get('/own/x')).toEqual({ status: 200, body: 'plain' });
+    const before = seen.length;
+    expect((await get('/wrong/x')).status).toBe(502);
+    expect(seen.length).toBe(before);
+    expect(await get('/named/x')).toEqual({ status: 200, body: 'wrong-host' });
+  });
+
+  it('presents a client certificate to an upstream that requires one (mTLS)', async () => {
+    expect((await get('/mtls-none/x')).status).toBe(502);
+    expect(await get('/mtls/x')).toEqual({ status: 200, body: 'mutual' });
+    expect(seen.at(-1)).toEqual({ server: 'mutual', clientCn: 'gateway-client' });
+  });
+
+  it('accepts any certificate only with insecureSkipVerify, and says so loudly at load', async () => {
+    expect(await get('/insecure/x')).toEqual({ status: 200, body: 'plain' });
+    expect(gw.logs.some((l) => l.level === 'warn' && l.route === 'insecure' && String(l.msg).includes('insecureSkipVerify'))).toBe(true);
+  });
+});
