@@ -185,6 +185,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     endpoints: auth.endpoints,
     errorPage,
     hsts: tls.hsts,
+    clientCertificates: gw.listen.tls?.clientCertificates !== undefined,
   };
   const publicServer = createPublicServer(
     handlerDeps,

@@ -29,7 +29,7 @@ export async function edgeTls(config: LoadedConfig, logger: Logger): Promise<Edg
   try {
     options = await loadTlsOptions(tls, fromConfig);
   } catch (err) {
-    if (err instanceof TlsFilesError) throw new ConfigError([{ file: config.gatewayFile, line: 0, column: 0, path: 'listen.tls', message: err.message }]);
+    if (err instanceof TlsFilesError) throw new ConfigError([{ file: config.gatewayFile, line: 0, column: 0, path: 'listen.tls', message: err.message.replace(/^listen\.tls: /, '') }]);
     throw err;
   }
   return {

@@ -92,6 +92,13 @@ export const gatewaySchema = z.strictObject({
               z.strictObject({ maxAge: duration().default(365 * 86_400_000), includeSubDomains: z.boolean().default(false), preload: z.boolean().default(false) }),
             ])
             .prefault({}),
+          /**
+           * Client certificates: `request` asks for one, `require` refuses the handshake without a
+           * valid one; a verified certificate's subject and fingerprint go upstream as X-Client-Cert-*.
+           */
+          clientCertificates: z
+            .strictObject({ mode: z.enum(['request', 'require']), caFile: z.string().min(1) })
+            .optional(),
           /** A plain-HTTP port that only redirects (308) to HTTPS on listen.port. */
           redirectHttpPort: port.optional(),
         })

@@ -1,6 +1,7 @@
 // The public listener's request handler: resolve the route, run its stages, forward; on failure
 // render the stable error; at the end, one access-log line and the request metrics.
 import type { ErrorPage } from '../config/error-page.js';
+import { clientCertHeaders } from './tls.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../errors.js';
 import type { ForwardHooks } from '../forward/proxy.js';
@@ -33,6 +34,8 @@ export interface HandlerDeps extends ResolveDeps {
   readonly errorPage: ErrorPage | undefined;
   /** Strict-Transport-Security for answers over HTTPS, or undefined. */
   readonly hsts?: string | undefined;
+  /** listen.tls.clientCertificates is on: a verified certificate's subject goes upstream. */
+  readonly clientCertificates?: boolean;
 }
 
 // The exchange is kept on the response so the 'close' listener can be one shared function.
@@ -62,6 +65,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
 async function handle(deps: HandlerDeps, ex: Exchange, hooks: ForwardHooks): Promise<void> {
   if (deps.hsts !== undefined && 'encrypted' in ex.req.socket) ex.res.setHeader('strict-transport-security', deps.hsts);
   admitRequest(deps, ex);
+  if (deps.clientCertificates) ex.upstreamHeaders.push(...clientCertHeaders(ex.req.socket));
   const method = ex.req.method ?? 'GET';
   const endpoint = deps.endpoints(method, ex.path);
   if (endpoint) {

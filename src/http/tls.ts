@@ -3,7 +3,7 @@
 // live servers (SIGHUP, or the files changing) without dropping a connection. A new pair that does
 // not load or does not match is refused with its files named, and the running pair is kept.
 import { readFile } from 'node:fs/promises';
-import { createSecureContext, type SecureContextOptions } from 'node:tls';
+import { createSecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import type { Server as HttpsServer } from 'node:https';
 import type { GatewayConfig } from '../config/schema.js';
 
@@ -35,7 +35,18 @@ export async function loadTlsOptions(tls: TlsSettings, resolvePath: (p: string) 
   } catch (err) {
     throw new TlsFilesError(`listen.tls: ${(err as NodeJS.ErrnoException).path ?? certFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-  const options: SecureContextOptions = { cert, key, minVersion: tls.minVersion, ciphers: tls.ciphers ?? INTERMEDIATE_CIPHERS };
+  const options: SecureContextOptions & { requestCert?: boolean; rejectUnauthorized?: boolean } = { cert, key, minVersion: tls.minVersion, ciphers: tls.ciphers ?? INTERMEDIATE_CIPHERS };
+  const clients = tls.clientCertificates;
+  if (clients) {
+    const caFile = resolvePath(clients.caFile);
+    try {
+      options.ca = await readFile(caFile);
+    } catch (err) {
+      throw new TlsFilesError(`listen.tls.clientCertificates: ${caFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    options.requestCert = true;
+    options.rejectUnauthorized = clients.mode === 'require';
+  }
   try {
     createSecureContext(options);
   } catch (err) {
@@ -60,4 +71,21 @@ export async function reloadTls(server: HttpsServer, tls: TlsSettings, resolvePa
 export function hstsValue(tls: TlsSettings): string | undefined {
   if (!tls.hsts) return undefined;
   return `max-age=${Math.floor(tls.hsts.maxAge / 1000)}${tls.hsts.includeSubDomains ? '; includeSubDomains' : ''}${tls.hsts.preload ? '; preload' : ''}`;
+}
+
+/**
+ * What a verified client certificate says, as headers for the upstream (their client-sent spellings
+ * are identity headers, always dropped): the subject's CN and the SHA-256 fingerprint. Nothing for
+ * a certificate the CA bundle did not verify.
+ */
+export function clientCertHeaders(socket: unknown): string[] {
+  const s = socket as Partial<TLSSocket>;
+  if (typeof s.getPeerCertificate !== 'function' || s.authorized !== true) return [];
+  const cert = s.getPeerCertificate();
+  if (!cert || !cert.fingerprint256) return [];
+  const cn = typeof cert.subject?.CN === 'string' ? cert.subject.CN : '';
+  const out = ['x-client-cert-fingerprint', cert.fingerprint256.replace(/:/g, '').toLowerCase()];
+  // Percent-encoded like identity headers: a subject cannot split a header or pose as another.
+  if (cn) out.push('x-client-cert-subject', /^[\x21-\x24\x26-\x7e]+$/.test(cn) ? cn : encodeURIComponent(cn));
+  return out;
 }

@@ -116,3 +116,55 @@ describe('HTTPS on the public listener', () => {
     expect(gw.logs.some((l) => l.msg === 'TLS certificate reload refused; keeping the running certificate')).toBe(true);
   }, 30_000);
 });
+
+describe('client certificates on the public listener', () => {
+  let mtls: TestGateway;
+  let optional: TestGateway;
+  let client: { certFile: string; keyFile: string };
+  beforeAll(async () => {
+    client = await ca.issue('alice-client', { hosts: ['alice-device'] });
+    const tls = await ca.issue('mtls-server');
+    mtls = await startTestGateway({
+      routes: [route('app', '/app', up.url)],
+      gateway: { listen: { host: '127.0.0.1', port: 0, tls: { ...tls, clientCertificates: { mode: 'require', caFile: ca.certFile } } } },
+    });
+    optional = await startTestGateway({
+      routes: [route('app', '/app', up.url)],
+      gateway: { listen: { host: '127.0.0.1', port: 0, tls: { ...tls, clientCertificates: { mode: 'request', caFile: ca.certFile } } } },
+    });
+  }, 30_000);
+  afterAll(async () => {
+    await mtls?.stop();
+    await optional?.stop();
+  });
+
+  async function call(gateway: TestGateway, withCert: boolean): Promise<number | string> {
+    const { port } = new URL(gateway.url);
+    const extra = withCert ? { cert: await readFile(client.certFile), key: await readFile(client.keyFile) } : {};
+    return new Promise((resolve) => {
+      const req = httpsRequest({ host: '127.0.0.1', port, path: '/app/x', ca: caPem, agent: false, headers: { 'x-client-cert-subject': 'root-device' }, ...extra }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => resolve(`refused ${e.code ?? e.message}`));
+      req.end();
+    });
+  }
+
+  it('require: no certificate, no connection; a verified one reaches the upstream as its subject and fingerprint, never the client\'s own header', async () => {
+    const before = up.received.length;
+    expect(String(await call(mtls, false))).toMatch(/^refused/);
+    expect(up.received.length).toBe(before);
+    expect(await call(mtls, true)).toBe(200);
+    const seen = up.received.at(-1)?.headers ?? {};
+    expect(seen['x-client-cert-subject']).toBe('alice-device');
+    expect(String(seen['x-client-cert-fingerprint'])).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('request: served without a certificate, and then no client-cert header at all', async () => {
+    expect(await call(optional, false)).toBe(200);
+    const seen = up.received.at(-1)?.headers ?? {};
+    expect(seen['x-client-cert-subject']).toBeUndefined();
+    expect(seen['x-client-cert-fingerprint']).toBeUndefined();
+  });
+});

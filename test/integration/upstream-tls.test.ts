@@ -24,7 +24,8 @@ async function serve(cert: { certFile: string; keyFile: string }, name: string, 
     (req, res) => {
       req.resume();
       const peer = (req.socket as TLSSocket).getPeerCertificate();
-      seen.push({ server: name, clientCn: peer?.subject?.CN });
+      const cn = peer?.subject?.CN;
+      seen.push({ server: name, clientCn: Array.isArray(cn) ? cn.join(',') : cn });
       res.writeHead(200, { 'content-type': 'text/plain' }).end(name);
     },
   );
