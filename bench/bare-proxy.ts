@@ -1,6 +1,8 @@
 // The Node ceiling for proxying: node:http in front, an undici Pool.stream behind, keep-alive both
 // ways, hop-by-hop headers dropped, nothing else. What the gateway's public route is compared with.
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
 
@@ -19,7 +21,7 @@ function factory({ statusCode, headers, opaque }: Dispatcher.StreamFactoryData<S
   return res;
 }
 
-const server = createServer((req, res) => {
+function handle(req: IncomingMessage, res: ServerResponse): void {
   pool
     .stream<ServerResponse>(
       {
@@ -35,8 +37,13 @@ const server = createServer((req, res) => {
       if (!res.headersSent) res.writeHead(502);
       res.end();
     });
-});
+}
+
+// TLS_CERT and TLS_KEY: the same proxy behind HTTPS (the TLS rows compare the gateway's listen.tls with it).
+const tls = process.env.TLS_CERT && process.env.TLS_KEY ? { cert: readFileSync(process.env.TLS_CERT), key: readFileSync(process.env.TLS_KEY) } : undefined;
+const server = tls ? createHttpsServer({ ...tls, ALPNProtocols: ['http/1.1'] }, handle) : createServer(handle);
 server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => {
-  process.stdout.write(JSON.stringify({ msg: 'listening', port: (server.address() as AddressInfo).port }) + '\n');
+  const port = (server.address() as AddressInfo).port;
+  process.stdout.write(JSON.stringify({ msg: 'listening', port, url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}` }) + '\n');
 });

@@ -9,7 +9,7 @@ import { runMicro } from './micro.js';
 import { cpuMicros, rssBytes, startProc, startRedisServer, type Proc } from './procs.js';
 import { topFrames } from './profile.js';
 import { report, type Measurement, type ScenarioDef } from './report.js';
-import { accessToken, benchIssuer, ES_SECRET, expressSession, gatewayConfig, load, login, ROOT, startGateway } from './setup.js';
+import { accessToken, benchIssuer, ES_SECRET, expressSession, gatewayConfig, load, login, ROOT, selfSignedCert, startGateway } from './setup.js';
 
 const HAND_RUN = '<!-- hand-run comparisons (compare.ts): kept by npm run bench -->';
 
@@ -69,6 +69,15 @@ async function main(): Promise<void> {
       }),
     );
     procs.push(express);
+    // TLS rows: the bare proxy and a gateway behind HTTPS, same certificate (ECDSA P-256, TLS 1.3).
+    const cert = selfSignedCert(work);
+    const bareTls = await startProc('bare-proxy-tls', process.execPath, [join(ROOT, 'dist/bench/bare-proxy.js')], { ORIGIN: origin.url, TLS_CERT: cert.certFile, TLS_KEY: cert.keyFile });
+    procs.push(bareTls);
+    const tlsGateway = await startGateway(
+      'gateway-tls',
+      await gatewayConfig(join(work, 'tls'), redis.url, origin.url, { cacheTtl: '2s' }, { listen: { host: '127.0.0.1', port: 0, tls: { ...cert, hsts: false } } }),
+    );
+    procs.push(tlsGateway);
 
     const scenarios: (ScenarioDef & { base: string; proc: Proc; headers: Record<string, string> })[] = [
       { id: 1, name: 'origin directly (ceiling)', base: origin.url, path: '/pub', proc: origin, headers: {} },
@@ -80,6 +89,8 @@ async function main(): Promise<void> {
       { id: 6.5, name: 'gateway, bearer (issuer JWT), cache disabled', base: uncached.url, path: '/api', proc: uncached, headers: { authorization: idpToken } },
       { id: 7, name: 'gateway, bearer (gateway access token)', base: cached.url, path: '/api', proc: cached, headers: { authorization: await accessToken(cached) } },
       { id: 8, name: 'gateway, express-session mode', base: express.url, path: '/app', proc: express, headers: { cookie: await expressSession(redis.url) } },
+      { id: 9, name: 'bare undici proxy, HTTPS', base: bareTls.url, path: '/pub', proc: bareTls, headers: {} },
+      { id: 10, name: 'gateway, HTTPS, session, cache hit', base: tlsGateway.url, path: '/app', proc: tlsGateway, headers: { cookie: await login(tlsGateway) } },
     ];
 
     // Warm up JIT and pools: a gateway has more code to optimise than the bare proxy.

@@ -6,7 +6,8 @@ import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { request } from 'undici';
+import { execFileSync } from 'node:child_process';
+import { Agent, request } from 'undici';
 import { stringify } from 'yaml';
 import { startProc, type Proc } from './procs.js';
 
@@ -78,6 +79,8 @@ export function startGateway(name: string, config: string, extraArgs: string[] =
 
 export async function login(gw: Proc): Promise<string> {
   const res = await request(`${gw.url}/auth/login`, {
+    // The TLS rows' self-signed certificate: the benchmark talks to its own processes only.
+    ...(gw.url.startsWith('https:') ? { dispatcher: new Agent({ connect: { rejectUnauthorized: false } }) } : {}),
     method: 'POST',
     headers: { 'content-type': 'application/json', origin: 'http://bench.example' },
     body: JSON.stringify({ username: 'bench', password: 'bench' }),
@@ -133,4 +136,12 @@ export async function benchIssuer(): Promise<{ idpToken: string; jwks: string }>
     .sign(privateKey)}`;
   const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'bench-idp-1', alg: 'RS256', use: 'sig' }] });
   return { idpToken, jwks };
+}
+
+/** A self-signed certificate for 127.0.0.1 (openssl), for the TLS rows; autocannon does not verify. */
+export function selfSignedCert(dir: string): { certFile: string; keyFile: string } {
+  const certFile = join(dir, 'bench.crt');
+  const keyFile = join(dir, 'bench.key');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  return { certFile, keyFile };
 }
