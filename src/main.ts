@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BlockList, isIP } from 'node:net';
 import { Registry } from 'prom-client';
-import { edgeTls, type EdgeTls } from './compose/edge-tls.js';
+import { adminTls, edgeTls, type EdgeTls } from './compose/edge-tls.js';
 import { buildAuthLayer } from './compose/auth.js';
 import { buildLiveSockets } from './compose/live-sockets.js';
 import { developmentSettings } from './config/development.js';
@@ -200,7 +200,12 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     tls.options,
   );
   const guard = new AdminGuard({ allowedHosts: gw.admin.allowedHosts, credential: admin.credential });
-  const adminServer = createAdminServer({ registry, readiness, logger, newRequestId, guard }, auth.adminEndpoints);
+  const adminCert = await adminTls(config, logger).catch(async (err: unknown) => {
+    await auth.close();
+    throw err;
+  });
+  const adminServer = createAdminServer({ registry, readiness, logger, newRequestId, guard }, auth.adminEndpoints, adminCert.options);
+  const reloadAdminCertificate = adminCert.attach(adminServer);
   watchAcceptErrors(publicServer, 'public', { logger, counter: metrics.acceptErrors, clock });
   watchAcceptErrors(adminServer, 'admin', { logger, counter: metrics.acceptErrors, clock });
   const descriptors = watchDescriptors({ logger, counter: metrics.fdHigh, clock });
@@ -219,7 +224,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
   try {
     url = await listen(publicServer, gw.listen.host, opts.listenPort ?? gw.listen.port, tls.options ? 'https' : 'http');
     if (edge.redirect) await listen(edge.redirect, gw.listen.host, opts.redirectPort ?? gw.listen.tls?.redirectHttpPort ?? 0);
-    adminUrl = await listen(adminServer, gw.admin.host, opts.adminPort ?? gw.admin.port);
+    adminUrl = await listen(adminServer, gw.admin.host, opts.adminPort ?? gw.admin.port, adminCert.options ? 'https' : 'http');
   } catch (err) {
     // A port in use: release what started, so the caller's exit is not held up by a Redis client.
     watcher?.close();
@@ -257,7 +262,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     logger,
   });
 
-  return { config, url, adminUrl, registry, logger, auth, reloadRoutes, reloadCertificate: edge.reload, shutdown, flushLogs: () => stdout?.flushSync() };
+  return { config, url, adminUrl, registry, logger, auth, reloadRoutes, reloadCertificate: async () => (await Promise.all([edge.reload(), reloadAdminCertificate()]))[0], shutdown, flushLogs: () => stdout?.flushSync() };
 }
 
 /**

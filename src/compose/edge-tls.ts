@@ -29,7 +29,7 @@ export async function edgeTls(config: LoadedConfig, logger: Logger): Promise<Edg
   try {
     options = await loadTlsOptions(tls, fromConfig);
   } catch (err) {
-    if (err instanceof TlsFilesError) throw new ConfigError([{ file: config.gatewayFile, line: 0, column: 0, path: 'listen.tls', message: err.message.replace(/^listen\.tls: /, '') }]);
+    if (err instanceof TlsFilesError) throw new ConfigError([{ file: config.gatewayFile, line: 0, column: 0, path: 'listen.tls', message: err.message }]);
     throw err;
   }
   return {
@@ -56,4 +56,18 @@ export async function edgeTls(config: LoadedConfig, logger: Logger): Promise<Edg
       };
     },
   };
+}
+
+/** admin.tls: the admin listener's certificate (and client certificates), loaded like listen.tls. */
+export async function adminTls(config: LoadedConfig, logger: Logger): Promise<{ options: SecureContextOptions | undefined; attach(server: Server): () => Promise<boolean> }> {
+  const tls = config.gateway.admin.tls;
+  if (!tls) return { options: undefined, attach: () => async () => false };
+  const fromConfig = (p: string) => resolve(dirname(config.gatewayFile), p);
+  try {
+    const options = await loadTlsOptions(tls, fromConfig);
+    return { options, attach: (server) => () => reloadTls(server as HttpsServer, tls, fromConfig, logger) };
+  } catch (err) {
+    if (err instanceof TlsFilesError) throw new ConfigError([{ file: config.gatewayFile, line: 0, column: 0, path: 'admin.tls', message: err.message }]);
+    throw err;
+  }
 }

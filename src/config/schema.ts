@@ -70,6 +70,21 @@ const redisUrl = z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss
 const hostPort = z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'must be host:port');
 
 
+/** A listener's certificate (listen.tls, admin.tls): PEM files relative to gateway.yaml, reloaded on SIGHUP. */
+const tlsFiles = z.strictObject({
+  /** PEM certificate chain and private key, relative to gateway.yaml; reloaded on SIGHUP and when they change. */
+  certFile: z.string().min(1),
+  keyFile: z.string().min(1),
+  minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+  /** OpenSSL cipher list for TLS 1.2; default: Mozilla's "intermediate". */
+  ciphers: z.string().min(1).optional(),
+  /**
+   * Client certificates: `request` asks for one, `require` refuses the handshake without a valid
+   * one; on the public listener a verified certificate's subject and fingerprint go upstream as X-Client-Cert-*.
+   */
+  clientCertificates: z.strictObject({ mode: z.enum(['request', 'require']), caFile: z.string().min(1) }).optional(),
+});
+
 export const gatewaySchema = z.strictObject({
   /** The public listener. */
   listen: z
@@ -77,14 +92,8 @@ export const gatewaySchema = z.strictObject({
       host: z.string().min(1).default('0.0.0.0'),
       port: port.default(8080),
       /** HTTPS on the public listener (http/tls.ts); absent: plain HTTP (behind a TLS terminator). */
-      tls: z
-        .strictObject({
-          /** PEM certificate chain and private key, relative to gateway.yaml; reloaded on SIGHUP and when they change. */
-          certFile: z.string().min(1),
-          keyFile: z.string().min(1),
-          minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
-          /** OpenSSL cipher list for TLS 1.2; default: Mozilla's "intermediate". */
-          ciphers: z.string().min(1).optional(),
+      tls: tlsFiles
+        .extend({
           /** Strict-Transport-Security on HTTPS answers; false to send none. */
           hsts: z
             .union([
@@ -92,13 +101,6 @@ export const gatewaySchema = z.strictObject({
               z.strictObject({ maxAge: duration().default(365 * 86_400_000), includeSubDomains: z.boolean().default(false), preload: z.boolean().default(false) }),
             ])
             .prefault({}),
-          /**
-           * Client certificates: `request` asks for one, `require` refuses the handshake without a
-           * valid one; a verified certificate's subject and fingerprint go upstream as X-Client-Cert-*.
-           */
-          clientCertificates: z
-            .strictObject({ mode: z.enum(['request', 'require']), caFile: z.string().min(1) })
-            .optional(),
           /** A plain-HTTP port that only redirects (308) to HTTPS on listen.port. */
           redirectHttpPort: port.optional(),
         })
@@ -115,6 +117,8 @@ export const gatewaySchema = z.strictObject({
     credentialFile: z.string().min(1).optional(),
     /** Environment variable holding that credential, when not in a file. */
     credentialEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+    /** HTTPS on the admin listener (and client certificates: a scraper or an operator's tool must present one). */
+    tls: tlsFiles.optional(),
   }).refine((a) => !(a.credentialFile && a.credentialEnv), 'give credentialFile or credentialEnv, not both'),
   /** The routes file, relative to gateway.yaml. */
   routesFile: z.string().min(1).default('./routes.yaml'),

@@ -3,6 +3,8 @@
 // public listener; admin-guard.ts keeps browser pages and DNS rebinding out, and every method other
 // than GET and HEAD needs the admin credential.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { SecureContextOptions } from 'node:tls';
 import type { Registry } from 'prom-client';
 import { GatewayError } from '../errors.js';
 import { renderError } from '../http/error-response.js';
@@ -28,7 +30,7 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-export function createAdminServer(deps: AdminDeps, extra: AdminLookup = () => undefined): Server {
+export function createAdminServer(deps: AdminDeps, extra: AdminLookup = () => undefined, tls?: SecureContextOptions): Server {
   const handlers: Record<string, AdminHandler> = {
     'GET /healthz': async (_req, res) => json(res, 200, { status: 'alive' }),
     'GET /readyz': async (_req, res) => {
@@ -41,7 +43,7 @@ export function createAdminServer(deps: AdminDeps, extra: AdminLookup = () => un
       res.end(body);
     },
   };
-  return createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] as string;
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     const handler = handlers[`${method} ${path}`] ?? extra(req.method ?? 'GET', path);
@@ -67,5 +69,7 @@ export function createAdminServer(deps: AdminDeps, extra: AdminLookup = () => un
       deps.logger.error({ err, path }, 'admin endpoint failed');
       renderError(req, res, new GatewayError('internal_error', { cause: err }), requestId);
     });
-  });
+  };
+  // HTTPS (admin.tls): the same handler over TLS, client certificates checked in the handshake.
+  return tls ? createHttpsServer(tls, handle) : createServer(handle);
 }

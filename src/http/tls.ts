@@ -21,11 +21,13 @@ export const INTERMEDIATE_CIPHERS = [
 ].join(':');
 
 export type TlsSettings = NonNullable<GatewayConfig['listen']['tls']>;
+/** What any listener's TLS has (listen.tls, admin.tls). */
+export type TlsFiles = Pick<TlsSettings, 'certFile' | 'keyFile' | 'minVersion' | 'ciphers' | 'clientCertificates'>;
 
 export class TlsFilesError extends Error {}
 
 /** Read and check the pair: a key that does not fit the certificate, or an unreadable file, throws TlsFilesError. */
-export async function loadTlsOptions(tls: TlsSettings, resolvePath: (p: string) => string): Promise<SecureContextOptions> {
+export async function loadTlsOptions(tls: TlsFiles, resolvePath: (p: string) => string): Promise<SecureContextOptions> {
   const certFile = resolvePath(tls.certFile);
   const keyFile = resolvePath(tls.keyFile);
   let cert: Buffer;
@@ -33,7 +35,7 @@ export async function loadTlsOptions(tls: TlsSettings, resolvePath: (p: string) 
   try {
     [cert, key] = await Promise.all([readFile(certFile), readFile(keyFile)]);
   } catch (err) {
-    throw new TlsFilesError(`listen.tls: ${(err as NodeJS.ErrnoException).path ?? certFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new TlsFilesError(`${(err as NodeJS.ErrnoException).path ?? certFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   const options: SecureContextOptions & { requestCert?: boolean; rejectUnauthorized?: boolean } = { cert, key, minVersion: tls.minVersion, ciphers: tls.ciphers ?? INTERMEDIATE_CIPHERS };
   const clients = tls.clientCertificates;
@@ -42,7 +44,7 @@ export async function loadTlsOptions(tls: TlsSettings, resolvePath: (p: string) 
     try {
       options.ca = await readFile(caFile);
     } catch (err) {
-      throw new TlsFilesError(`listen.tls.clientCertificates: ${caFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new TlsFilesError(`clientCertificates: ${caFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
     options.requestCert = true;
     options.rejectUnauthorized = clients.mode === 'require';
@@ -50,13 +52,13 @@ export async function loadTlsOptions(tls: TlsSettings, resolvePath: (p: string) 
   try {
     createSecureContext(options);
   } catch (err) {
-    throw new TlsFilesError(`listen.tls: ${certFile} and ${keyFile} do not load as a certificate and its key (${(err as Error).message})`);
+    throw new TlsFilesError(`${certFile} and ${keyFile} do not load as a certificate and its key (${(err as Error).message})`);
   }
   return options;
 }
 
 /** Swap the pair on a live server; the old one stays when the new one is refused. Answers whether it was swapped. */
-export async function reloadTls(server: HttpsServer, tls: TlsSettings, resolvePath: (p: string) => string, log: { info(o: object, m: string): void; error(o: object, m: string): void }): Promise<boolean> {
+export async function reloadTls(server: HttpsServer, tls: TlsFiles, resolvePath: (p: string) => string, log: { info(o: object, m: string): void; error(o: object, m: string): void }): Promise<boolean> {
   try {
     server.setSecureContext(await loadTlsOptions(tls, resolvePath));
     log.info({ certFile: tls.certFile }, 'TLS certificate reloaded');

@@ -168,3 +168,35 @@ describe('client certificates on the public listener', () => {
     expect(seen['x-client-cert-fingerprint']).toBeUndefined();
   });
 });
+
+describe('TLS on the admin listener', () => {
+  let admin: TestGateway;
+  let scraper: { certFile: string; keyFile: string };
+  beforeAll(async () => {
+    scraper = await ca.issue('prometheus', { hosts: ['prometheus'] });
+    admin = await startTestGateway({
+      routes: [],
+      gateway: { admin: { host: '127.0.0.1', port: 0, tls: { ...(await ca.issue('admin-server')), clientCertificates: { mode: 'require', caFile: ca.certFile } } } },
+    });
+  }, 30_000);
+  afterAll(async () => admin?.stop());
+
+  async function metrics(withCert: boolean): Promise<number | string> {
+    const { port } = new URL(admin.adminUrl);
+    const extra = withCert ? { cert: await readFile(scraper.certFile), key: await readFile(scraper.keyFile) } : {};
+    return new Promise((resolve) => {
+      const req = httpsRequest({ host: '127.0.0.1', port, path: '/metrics', ca: caPem, agent: false, ...extra }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => resolve(`refused ${e.code ?? e.message}`));
+      req.end();
+    });
+  }
+
+  it('serves /metrics over HTTPS to a client with a certificate the CA verifies, and to nobody else', async () => {
+    expect(admin.adminUrl).toMatch(/^https:\/\//);
+    expect(await metrics(true)).toBe(200);
+    expect(String(await metrics(false))).toMatch(/^refused/);
+  });
+});
