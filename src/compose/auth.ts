@@ -31,7 +31,8 @@ import { observedRateLimits, type StoreCallObserver } from '../rate-limit/store.
 import { userRevoker } from '../revocation/revoke-user.js';
 import { SessionService } from '../sessions/service.js';
 import { createSessionBackend, type SessionBackend } from './session-backend.js';
-import type { JwksFetch } from '../keys/remote-jwks.js';
+import { undiciJwksFetch, type JwksFetch } from '../keys/remote-jwks.js';
+import { outboundDispatcher } from './outbound.js';
 import { buildTokenLayer, type TokenLayer } from './tokens.js';
 
 export interface AuthLayer {
@@ -160,6 +161,7 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
     metrics.storeDuration.labels(op, ok ? 'ok' : 'error').observe(seconds);
     if (!ok) redisFailure(op, err);
   };
+  const outbound = await outboundDispatcher(config);
   const touchIntervalMs = s.touchInterval ?? Math.min(60_000, Math.floor(s.idleTimeout / 4));
   // login.claimsUrl: revoking a user the source no longer knows needs the whole revokeUser below.
   let revokeEverywhere: (sub: string) => Promise<unknown> = async () => undefined;
@@ -167,7 +169,7 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
   const claimsRefresh: ClaimsRefresh | undefined = claimsUrl
     ? {
         // Shared for half a touch interval (at most 5 s): fresh enough for each touch, one call per burst.
-        lookup: sharedLookups(httpClaimsLookup(claimsUrl, gw.login.timeout), Math.min(5_000, Math.floor(touchIntervalMs / 2)), () => clock.now()),
+        lookup: sharedLookups(httpClaimsLookup(claimsUrl, gw.login.timeout, outbound), Math.min(5_000, Math.floor(touchIntervalMs / 2)), () => clock.now()),
         unknownUser: async (sub) => {
           logger.info({ sub }, 'the claims source no longer knows this user: revoked');
           await revokeEverywhere(sub);
@@ -211,7 +213,7 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
     routeCookie = es.cookieName;
   }
 
-  const tokens = await buildTokenLayer({ config, backend, keys, clock, metrics, logger, jwksFetch: opts.jwksFetch, claimsRefresh });
+  const tokens = await buildTokenLayer({ config, backend, keys, clock, metrics, logger, jwksFetch: opts.jwksFetch ?? undiciJwksFetch(outbound), claimsRefresh });
   // One invalidation for every instance: drop the user's cached sessions, refuse older access tokens.
   const revokeUser = userRevoker({ families: tokens.refresh, notBefore: tokens.notBefore, sessions, clock });
   revokeEverywhere = (sub) => revokeUser(sub, 'user_unknown');
@@ -225,7 +227,7 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
     minter,
     sessionAuth,
     cookie: { name: s.cookie.name, attrs },
-    verify: opts.verify ?? httpCredentialCheck(gw.login.verifyUrl, gw.login.timeout),
+    verify: opts.verify ?? httpCredentialCheck(gw.login.verifyUrl, gw.login.timeout, outbound),
     rateLimit: gw.login.rateLimit,
     allowedOrigins,
     redirectOrigins: new Set([...allowedOrigins, ...gw.login.allowedRedirectOrigins.map((o) => new URL(o).origin)]),

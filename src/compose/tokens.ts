@@ -70,7 +70,7 @@ export async function buildTokenLayer(opts: {
         maxBytes: iss.jwks.maxBytes,
       },
       clock,
-      opts.jwksFetch ?? undiciJwksFetch,
+      opts.jwksFetch ?? undiciJwksFetch(),
       {
         fetched: (issuer, result, seconds, count) => {
           metrics.jwksFetches.labels(issuer, result).inc();

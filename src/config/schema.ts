@@ -220,6 +220,11 @@ export const gatewaySchema = z.strictObject({
     /** An HTML template (relative to gateway.yaml); default: a plain built-in page. */
     html: z.string().min(1).optional(),
   }),
+  /** The gateway's own HTTPS calls (issuers' JWKS, login.verifyUrl, login.claimsUrl). */
+  outboundTls: section({
+    /** A PEM CA bundle trusted besides the system CAs (a private CA of the identity service), relative to gateway.yaml. */
+    caFile: z.string().min(1).optional(),
+  }),
   login: section({
     /** The legacy backend's credential check: 200 {"sub", "claims"} or 401. */
     verifyUrl: httpUrl().optional(),

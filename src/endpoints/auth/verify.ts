@@ -1,17 +1,18 @@
 // The credential check: the gateway never stores passwords; it asks the legacy backend's
 // verification endpoint (login.verifyUrl), which answers 200 {"sub", "claims"} or 401.
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import type { ClaimsAnswer } from '../../sessions/claims-refresh.js';
 
 export type VerifyResult = { ok: true; sub: string; claims: Record<string, unknown> } | { ok: false; reason: 'invalid' | 'unavailable' };
 
 export type VerifyCredentials = (username: string, password: string) => Promise<VerifyResult>;
 
-export function httpCredentialCheck(verifyUrl: string | undefined, timeoutMs: number): VerifyCredentials {
+export function httpCredentialCheck(verifyUrl: string | undefined, timeoutMs: number, dispatcher?: Dispatcher): VerifyCredentials {
   return async (username, password) => {
     if (!verifyUrl) return { ok: false, reason: 'unavailable' };
     try {
       const res = await request(verifyUrl, {
+        ...(dispatcher ? { dispatcher } : {}),
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json' },
         body: JSON.stringify({ username, password }),
@@ -42,10 +43,11 @@ export function httpCredentialCheck(verifyUrl: string | undefined, timeoutMs: nu
  * a user the source no longer knows, `410` or `404 {"error": "unknown_user"}`. Anything else (or no
  * answer in time) is unavailable.
  */
-export function httpClaimsLookup(claimsUrl: string, timeoutMs: number): (sub: string) => Promise<ClaimsAnswer> {
+export function httpClaimsLookup(claimsUrl: string, timeoutMs: number, dispatcher?: Dispatcher): (sub: string) => Promise<ClaimsAnswer> {
   return async (sub) => {
     try {
       const res = await request(claimsUrl, {
+        ...(dispatcher ? { dispatcher } : {}),
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json' },
         body: JSON.stringify({ sub }),
