@@ -163,4 +163,23 @@ describe('redis invalidation bus', () => {
       await own.dispose();
     }
   });
+
+  it('notices a frozen server (no answer, no event): not connected until it answers again, then a gap', async () => {
+    const own = await startRedis();
+    try {
+      const { bus } = await redisBus('frozen:', own.url);
+      const heard = new Listener(bus);
+      await quick(() => bus.connected);
+      expect(heard.gaps).toBe(1);
+      own.pause();
+      // The heartbeat (1 s) finds no answer within its own period.
+      await quick(() => !bus.connected, 5_000);
+      own.resume();
+      await quick(() => bus.connected, 8_000);
+      expect(heard.gaps).toBe(2);
+    } finally {
+      own.resume();
+      await own.dispose();
+    }
+  }, 20_000);
 });

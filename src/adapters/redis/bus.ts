@@ -5,15 +5,23 @@ import type { RedisClient } from './client.js';
  * Invalidations over Redis pub/sub. `connected` is false from the moment the subscriber connection
  * drops until it is subscribed again; at that point `onGap` runs, because anything published in
  * between was missed.
+ *
+ * A server that freezes (SIGSTOP, a hung VM, a master Sentinel has failed over from) keeps the TCP
+ * connection open and sends nothing: no event says the subscription is dead, and invalidations
+ * published on the new master would be missed while the session cache kept serving. So the
+ * subscriber is pinged every `heartbeatMs`; no answer within that time counts as down (the cache is
+ * bypassed) and the connection is dropped for ioredis to make again, to whatever is master now.
  */
 export class RedisBus implements InvalidationBus {
   private up = false;
   private readonly channel: string;
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly publisher: RedisClient,
     private readonly subscriber: RedisClient,
     prefix: string,
+    private readonly heartbeatMs = 1000,
   ) {
     this.channel = `${prefix}invalidate`;
   }
@@ -50,6 +58,26 @@ export class RedisBus implements InvalidationBus {
       }, down);
     this.subscriber.on('ready', () => void attach());
     if (this.subscriber.status === 'ready') void attach();
+    let pinging = false;
+    this.heartbeat = setInterval(() => {
+      if (!this.up || pinging) return;
+      pinging = true;
+      let answered = false;
+      const timer = setTimeout(() => {
+        if (answered) return;
+        down();
+        // Made again by ioredis (reconnecting → ready → attach → onGap).
+        this.subscriber.disconnect(true);
+      }, this.heartbeatMs);
+      this.subscriber.ping().then(
+        () => (answered = true),
+        () => undefined,
+      ).finally(() => {
+        clearTimeout(timer);
+        pinging = false;
+      });
+    }, this.heartbeatMs);
+    this.heartbeat.unref();
     this.subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.channel) return;
       let e: InvalidationEvent;
@@ -67,6 +95,7 @@ export class RedisBus implements InvalidationBus {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.heartbeat);
     this.up = false;
     this.subscriber.disconnect();
   }
