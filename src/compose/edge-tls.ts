@@ -37,7 +37,8 @@ export async function edgeTls(config: LoadedConfig, logger: Logger): Promise<Edg
     hsts: hstsValue(tls),
     async attach(publicServer, watch) {
       const reload = () => reloadTls(publicServer as HttpsServer, tls, fromConfig, logger);
-      const redirect = tls.redirectHttpPort === undefined ? undefined : createRedirectServer(() => (publicServer.address() as AddressInfo).port);
+      const acme = tls.acmeChallengeDir === undefined ? undefined : fromConfig(tls.acmeChallengeDir);
+      const redirect = tls.redirectHttpPort === undefined ? undefined : createRedirectServer(() => (publicServer.address() as AddressInfo).port, acme);
       // A renewed certificate (cert-manager, certbot) is picked up when its files change, as on SIGHUP.
       const watchers: RoutesWatcher[] = [];
       if (watch) {

@@ -103,6 +103,8 @@ export const gatewaySchema = z.strictObject({
             .prefault({}),
           /** A plain-HTTP port that only redirects (308) to HTTPS on listen.port. */
           redirectHttpPort: port.optional(),
+          /** On the redirect port, /.well-known/acme-challenge/<token> is answered from this directory (HTTP-01, certbot --webroot). */
+          acmeChallengeDir: z.string().min(1).optional(),
         })
         .optional(),
     })

@@ -4,6 +4,8 @@
 import { createServer, ServerResponse, type IncomingMessage, type Server, type ServerOptions } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { SecureContextOptions } from 'node:tls';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { GatewayError, type ErrorCode } from '../errors.js';
@@ -164,10 +166,24 @@ function socketOwner(p: Principal | undefined): SocketOwner {
   };
 }
 
-/** listen.tls.redirectHttpPort: a plain listener that only sends clients to HTTPS (308 keeps the method). */
-export function createRedirectServer(httpsPort: () => number): Server {
+const ACME = /^\/\.well-known\/acme-challenge\/([A-Za-z0-9_-]{1,128})$/;
+
+/**
+ * listen.tls.redirectHttpPort: a plain listener that only sends clients to HTTPS (308 keeps the
+ * method), except ACME HTTP-01 challenges when acmeChallengeDir is set: a token (letters, digits,
+ * `-`, `_` only, so no path can leave the directory) is answered with its file, anything else 404.
+ */
+export function createRedirectServer(httpsPort: () => number, acmeDir?: string): Server {
   return createServer((req, res) => {
     req.resume();
+    const token = acmeDir && req.method === 'GET' ? ACME.exec((req.url ?? '').split('?')[0] as string)?.[1] : undefined;
+    if (acmeDir && token) {
+      readFile(join(acmeDir, token)).then(
+        (body) => res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length }).end(body),
+        () => res.writeHead(404, { 'content-length': '0' }).end(),
+      );
+      return;
+    }
     const host = (req.headers.host ?? '').replace(/:\d+$/, '');
     // A Host the gateway cannot vouch for is not echoed into a Location.
     if (!/^[A-Za-z0-9.-]{1,253}$/.test(host)) {

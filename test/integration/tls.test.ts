@@ -2,7 +2,7 @@
 // makes), TLS 1.2 as the floor, HSTS on every answer over HTTPS, a plain port that only redirects,
 // and a certificate swapped on the live listener under traffic with no failed request; a new pair
 // that does not match is refused and the running one kept.
-import { copyFile, readFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { connect, type TLSSocket } from 'node:tls';
 import { request } from 'undici';
@@ -32,7 +32,7 @@ beforeAll(async () => {
   redirectPort = await freePort();
   gw = await startTestGateway({
     routes: [route('app', '/app', up.url)],
-    gateway: { listen: { host: '127.0.0.1', port: 0, tls: { certFile, keyFile, redirectHttpPort: redirectPort } } },
+    gateway: { listen: { host: '127.0.0.1', port: 0, tls: { certFile, keyFile, redirectHttpPort: redirectPort, acmeChallengeDir: ca.dir } } },
   });
 }, 30_000);
 afterAll(async () => {
@@ -75,6 +75,20 @@ describe('HTTPS on the public listener', () => {
       s.on('error', (e: NodeJS.ErrnoException) => resolve(`refused ${e.code ?? e.message}`));
     });
     expect(outcome).toMatch(/^refused/);
+  });
+
+  it('answers ACME HTTP-01 challenges on the plain port from acmeChallengeDir, and nothing else from it', async () => {
+    await writeFile(`${ca.dir}/tok-123_abc`, 'tok-123_abc.thumbprint');
+    const res = await request(`http://127.0.0.1:${redirectPort}/.well-known/acme-challenge/tok-123_abc`);
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.text()).toBe('tok-123_abc.thumbprint');
+    const missing = await request(`http://127.0.0.1:${redirectPort}/.well-known/acme-challenge/nope`);
+    await missing.body.dump();
+    expect(missing.statusCode).toBe(404);
+    // Not a token: redirected, never a file outside the directory.
+    const escape = await request(`http://127.0.0.1:${redirectPort}/.well-known/acme-challenge/..%2fca.key`, { headers: { host: 'gw.example' } });
+    await escape.body.dump();
+    expect(escape.statusCode).toBe(308);
   });
 
   it('redirects the plain port to HTTPS with 308, keeping the path', async () => {
