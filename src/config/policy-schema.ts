@@ -26,6 +26,7 @@ export interface PolicyConfig {
   via?: ('session' | 'bearer')[] | undefined;
   issuers?: string[] | undefined;
   acr?: string[] | undefined;
+  clientCert?: { subjects?: string[] | undefined; fingerprints?: string[] | undefined } | undefined;
   any?: PolicyConfig[] | undefined;
   all?: PolicyConfig[] | undefined;
 }
@@ -56,6 +57,11 @@ export const policySchema: z.ZodType<PolicyConfig> = z.lazy(() =>
       issuers: names.optional(),
       /** Any of these authentication context classes (`acr`), as the sign-in or the issuer supplies it. */
       acr: names.optional(),
+      /** A verified client certificate on the connection (listen.tls.clientCertificates): its CN among subjects, its SHA-256 (hex) among fingerprints. */
+      clientCert: z
+        .strictObject({ subjects: names.optional(), fingerprints: z.array(z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be a SHA-256 fingerprint in hex')).min(1).optional() })
+        .refine((c) => c.subjects !== undefined || c.fingerprints !== undefined, 'names no subject or fingerprint')
+        .optional(),
       /** At least one of these policies. */
       any: z.array(policySchema).min(1).optional(),
       /** Every one of these policies. */

@@ -3,9 +3,10 @@
 // live servers (SIGHUP, or the files changing) without dropping a connection. A new pair that does
 // not load or does not match is refused with its files named, and the running pair is kept.
 import { readFile } from 'node:fs/promises';
-import { createSecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import type { Server as HttpsServer } from 'node:https';
 import type { GatewayConfig } from '../config/schema.js';
+import { clientCertOf } from '../wire/client-cert.js';
 
 /** Mozilla's "intermediate" TLS 1.2 ciphers (TLS 1.3 suites are always on and not listed here). */
 export const INTERMEDIATE_CIPHERS = [
@@ -81,13 +82,10 @@ export function hstsValue(tls: TlsSettings): string | undefined {
  * a certificate the CA bundle did not verify.
  */
 export function clientCertHeaders(socket: unknown): string[] {
-  const s = socket as Partial<TLSSocket>;
-  if (typeof s.getPeerCertificate !== 'function' || s.authorized !== true) return [];
-  const cert = s.getPeerCertificate();
-  if (!cert || !cert.fingerprint256) return [];
-  const cn = typeof cert.subject?.CN === 'string' ? cert.subject.CN : '';
-  const out = ['x-client-cert-fingerprint', cert.fingerprint256.replace(/:/g, '').toLowerCase()];
+  const cert = clientCertOf(socket);
+  if (!cert) return [];
+  const out = ['x-client-cert-fingerprint', cert.fingerprint];
   // Percent-encoded like identity headers: a subject cannot split a header or pose as another.
-  if (cn) out.push('x-client-cert-subject', /^[\x21-\x24\x26-\x7e]+$/.test(cn) ? cn : encodeURIComponent(cn));
+  if (cert.subject) out.push('x-client-cert-subject', /^[\x21-\x24\x26-\x7e]+$/.test(cert.subject) ? cert.subject : encodeURIComponent(cert.subject));
   return out;
 }

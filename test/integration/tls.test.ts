@@ -8,6 +8,7 @@ import { connect, type TLSSocket } from 'node:tls';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCa, type TestCa } from '../support/certs.js';
+import { startIssuer, type TestIssuer } from '../support/issuer.js';
 import { route, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startUpstream, type Upstream } from '../support/upstream.js';
 import { freePort } from '../support/redis.js';
@@ -135,6 +136,7 @@ describe('client certificates on the public listener', () => {
   let mtls: TestGateway;
   let optional: TestGateway;
   let client: { certFile: string; keyFile: string };
+  let idp: TestIssuer;
   beforeAll(async () => {
     client = await ca.issue('alice-client', { hosts: ['alice-device'] });
     const tls = await ca.issue('mtls-server');
@@ -142,21 +144,26 @@ describe('client certificates on the public listener', () => {
       routes: [route('app', '/app', up.url)],
       gateway: { listen: { host: '127.0.0.1', port: 0, tls: { ...tls, clientCertificates: { mode: 'require', caFile: ca.certFile } } } },
     });
+    idp = await startIssuer();
     optional = await startTestGateway({
-      routes: [route('app', '/app', up.url)],
-      gateway: { listen: { host: '127.0.0.1', port: 0, tls: { ...tls, clientCertificates: { mode: 'request', caFile: ca.certFile } } } },
+      routes: [route('app', '/app', up.url), { ...route('ops', '/ops', up.url), auth: 'bearer', require: { clientCert: { subjects: ['alice-device'] } } }],
+      gateway: {
+        listen: { host: '127.0.0.1', port: 0, tls: { ...tls, clientCertificates: { mode: 'request', caFile: ca.certFile } } },
+        issuers: [{ issuer: idp.issuer, jwksUrl: idp.jwksUrl, audiences: ['gateway'], algorithms: ['RS256'] }],
+      },
     });
   }, 30_000);
   afterAll(async () => {
     await mtls?.stop();
     await optional?.stop();
+    await idp?.close();
   });
 
-  async function call(gateway: TestGateway, withCert: boolean): Promise<number | string> {
+  async function call(gateway: TestGateway, withCert: boolean, path = '/app/x', headers: Record<string, string> = {}): Promise<number | string> {
     const { port } = new URL(gateway.url);
     const extra = withCert ? { cert: await readFile(client.certFile), key: await readFile(client.keyFile) } : {};
     return new Promise((resolve) => {
-      const req = httpsRequest({ host: '127.0.0.1', port, path: '/app/x', ca: caPem, agent: false, headers: { 'x-client-cert-subject': 'root-device' }, ...extra }, (res) => {
+      const req = httpsRequest({ host: '127.0.0.1', port, path, ca: caPem, agent: false, headers: { 'x-client-cert-subject': 'root-device', ...headers }, ...extra }, (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
       });
@@ -173,6 +180,12 @@ describe('client certificates on the public listener', () => {
     const seen = up.received.at(-1)?.headers ?? {};
     expect(seen['x-client-cert-subject']).toBe('alice-device');
     expect(String(seen['x-client-cert-fingerprint'])).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('a clientCert policy admits the signed-in caller only with the listed device\'s certificate', async () => {
+    const authorization = `Bearer ${await idp.sign({ sub: 'svc', aud: 'gateway' })}`;
+    expect(await call(optional, true, '/ops/x', { authorization })).toBe(200);
+    expect(await call(optional, false, '/ops/x', { authorization })).toBe(403);
   });
 
   it('request: served without a certificate, and then no client-cert header at all', async () => {

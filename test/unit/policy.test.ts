@@ -61,7 +61,23 @@ const cases: [string, PolicyConfig, Principal, string | undefined][] = [
 
 describe('policy', () => {
   it.each(cases)('%s', (_, policy, principal, reason) => {
-    expect(compilePolicy(policySchema.parse(policy))(principal)).toBe(reason);
+    expect(compilePolicy(policySchema.parse(policy))(principal, undefined)).toBe(reason);
+  });
+});
+
+describe('clientCert conditions', () => {
+  // A socket as wire/client-cert.ts reads it: verified, with a certificate.
+  const socket = (cn: string, authorized = true) => ({ authorized, getPeerCertificate: () => ({ subject: { CN: cn }, fingerprint256: 'AB:'.repeat(31) + 'AB' }) });
+  const fp = 'ab'.repeat(32);
+  it.each([
+    ['subject listed', { clientCert: { subjects: ['alice-device'] } }, socket('alice-device'), undefined],
+    ['subject not listed', { clientCert: { subjects: ['alice-device'] } }, socket('mallory'), 'client_cert'],
+    ['unverified certificate says nothing', { clientCert: { subjects: ['alice-device'] } }, socket('alice-device', false), 'client_cert'],
+    ['no TLS at all', { clientCert: { subjects: ['alice-device'] } }, {}, 'client_cert'],
+    ['fingerprint listed', { clientCert: { fingerprints: [fp.toUpperCase()] } }, socket('x'), undefined],
+    ['any: certificate or admin role', { any: [{ clientCert: { subjects: ['ops-laptop'] } }, { roles: ['admin'] }] }, socket('ops-laptop'), undefined],
+  ] as const)('%s', (_, policy, sock, reason) => {
+    expect(compilePolicy(policySchema.parse(policy))(alice, sock)).toBe(reason);
   });
 });
 

@@ -7,11 +7,13 @@ import { GatewayError } from '../../errors.js';
 import { compileClaimPath } from '../../sessions/claim-path.js';
 import type { Stage } from '../exchange.js';
 import type { Principal } from '../principal.js';
+import { clientCertOf } from '../../wire/client-cert.js';
 
 /** Why a policy refused: one word per kind of condition. */
-export type PolicyReason = 'role' | 'claim' | 'scope' | 'via' | 'issuer' | 'acr' | 'any';
+export type PolicyReason = 'role' | 'claim' | 'scope' | 'via' | 'issuer' | 'acr' | 'client_cert' | 'any';
 
-type Check = (p: Principal) => PolicyReason | undefined;
+/** The request's socket: a clientCert condition reads its certificate (once per connection, wire/client-cert.ts). */
+type Check = (p: Principal, socket: unknown) => PolicyReason | undefined;
 type Scalar = string | number | boolean;
 
 /** The issuer a principal was vouched for by: an external token's `iss` (set by its authenticator, never a claim), or `gateway` (sessions, own access tokens). */
@@ -31,18 +33,29 @@ export function compilePolicy(policy: PolicyConfig): Check {
     checks.push((p) => (issuers.has(p.issuer ?? GATEWAY_ISSUER) ? undefined : 'issuer'));
   }
   if (policy.acr) checks.push(anyInClaim('acr', policy.acr, 'acr'));
+  if (policy.clientCert) {
+    const subjects = policy.clientCert.subjects ? new Set(policy.clientCert.subjects) : undefined;
+    const fingerprints = policy.clientCert.fingerprints ? new Set(policy.clientCert.fingerprints.map((f) => f.toLowerCase())) : undefined;
+    checks.push((_p, socket) => {
+      const cert = clientCertOf(socket);
+      if (!cert) return 'client_cert';
+      if (subjects && !subjects.has(cert.subject)) return 'client_cert';
+      if (fingerprints && !fingerprints.has(cert.fingerprint)) return 'client_cert';
+      return undefined;
+    });
+  }
   if (policy.all) checks.push(...policy.all.map(compilePolicy));
   if (policy.any) {
     const options = policy.any.map(compilePolicy);
-    checks.push((p) => {
-      for (const option of options) if (option(p) === undefined) return undefined;
+    checks.push((p, c) => {
+      for (const option of options) if (option(p, c) === undefined) return undefined;
       return 'any';
     });
   }
   if (checks.length === 1) return checks[0] as Check;
-  return (p) => {
+  return (p, c) => {
     for (const check of checks) {
-      const reason = check(p);
+      const reason = check(p, c);
       if (reason !== undefined) return reason;
     }
     return undefined;
@@ -53,7 +66,7 @@ export function policyStage(policy: PolicyConfig, onRefused?: (reason: PolicyRea
   const check = compilePolicy(policy);
   return (ex) => {
     const principal = ex.principal;
-    const reason = principal ? check(principal) : 'claim';
+    const reason = principal ? check(principal, ex.req.socket) : 'claim';
     if (reason === undefined) return;
     onRefused?.(reason);
     throw new GatewayError('forbidden', { reason });
