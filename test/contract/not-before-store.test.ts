@@ -1,28 +1,18 @@
 // The not-before store, memory and Redis alike: a later time is never overwritten by an earlier
 // one, a prune removes only what is older than its horizon, and an incremental read returns what
 // was written after its cursor and nothing before.
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryNotBeforeStore } from '../../src/adapters/memory/not-before-store.js';
 import { RedisNotBeforeStore } from '../../src/adapters/redis/not-before-store.js';
 import type { NotBeforeStore } from '../../src/revocation/not-before.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { useRedis } from '../support/redis.js';
 
-let server: RedisServer;
-let client: Redis;
-beforeAll(async () => {
-  server = await startRedis();
-  client = new Redis(server.url);
-});
-afterAll(async () => {
-  client.disconnect();
-  await server.dispose();
-});
+const redis = useRedis();
 
 let n = 0;
 const stores: [string, () => NotBeforeStore][] = [
   ['memory', () => new MemoryNotBeforeStore()],
-  ['redis', () => new RedisNotBeforeStore(client, `nb${++n}:`)],
+  ['redis', () => new RedisNotBeforeStore(redis.client, `nb${++n}:`)],
 ];
 
 describe.each(stores)('%s not-before store', (_, make) => {

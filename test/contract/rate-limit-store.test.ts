@@ -4,23 +4,13 @@
 // Time never passes by waiting: `elapse` moves the memory store's fake clock, and takes the same
 // time off the Redis keys' TTLs (elapseKeys: Redis's expiry is nothing else). The Redis counter's
 // TTL itself is asserted with PTTL below.
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryRateLimitStore } from '../../src/adapters/memory/rate-limit-store.js';
 import { RedisRateLimitStore } from '../../src/adapters/redis/rate-limit-store.js';
 import type { RateLimitStore } from '../../src/rate-limit/store.js';
-import { elapseKeys, startRedis, type RedisServer } from '../support/redis.js';
+import { elapseKeys, useRedis } from '../support/redis.js';
 
-let server: RedisServer;
-let client: Redis;
-beforeAll(async () => {
-  server = await startRedis();
-  client = new Redis(server.url);
-});
-afterAll(async () => {
-  client.disconnect();
-  await server.dispose();
-});
+const redis = useRedis();
 
 interface Subject {
   readonly store: RateLimitStore;
@@ -41,7 +31,7 @@ const stores: [string, () => Subject][] = [
     'redis',
     () => {
       const prefix = `rl${++n}:`;
-      return { store: new RedisRateLimitStore(client, prefix), elapse: async (ms) => void (await elapseKeys(client, `${prefix}*`, ms)) };
+      return { store: new RedisRateLimitStore(redis.client, prefix), elapse: async (ms) => void (await elapseKeys(redis.client, `${prefix}*`, ms)) };
     },
   ],
 ];
@@ -91,15 +81,15 @@ describe.each(stores)('%s rate-limit store', (_, make) => {
 
 describe('redis rate-limit keys', () => {
   it('expire with the window their first hit started, and are gone once released to zero', async () => {
-    const store = new RedisRateLimitStore(client, 'keys:');
+    const store = new RedisRateLimitStore(redis.client, 'keys:');
     await store.hit('k', 60_000);
     await store.hit('k', 60_000);
-    const ttl = await client.pttl('keys:rl:k');
+    const ttl = await redis.client.pttl('keys:rl:k');
     expect(ttl).toBeLessThanOrEqual(60_000);
     expect(ttl).toBeGreaterThan(59_000);
     await store.release('k');
-    expect(await client.pttl('keys:rl:k')).toBeGreaterThan(59_000);
+    expect(await redis.client.pttl('keys:rl:k')).toBeGreaterThan(59_000);
     await store.release('k');
-    expect(await client.exists('keys:rl:k')).toBe(0);
+    expect(await redis.client.exists('keys:rl:k')).toBe(0);
   });
 });

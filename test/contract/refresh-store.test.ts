@@ -8,23 +8,13 @@
 // what TIME says on this machine. Only the end of a grace window needs time to pass after a store
 // call (a token's time of use is the store's own time, never the caller's): `elapse` moves the
 // memory store's clock and waits that long, a few milliseconds, for Redis.
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { MemoryRefreshStore } from '../../src/adapters/memory/refresh-store.js';
 import { RedisRefreshStore } from '../../src/adapters/redis/refresh-store.js';
 import type { Family, RefreshStore } from '../../src/refresh/store.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { useRedis } from '../support/redis.js';
 
-let server: RedisServer;
-let client: Redis;
-beforeAll(async () => {
-  server = await startRedis();
-  client = new Redis(server.url);
-});
-afterAll(async () => {
-  client.disconnect();
-  await server.dispose();
-});
+const redis = useRedis();
 
 const HOUR = 3_600_000;
 
@@ -51,7 +41,7 @@ const subjects: [string, () => Subject][] = [
       return { store: new MemoryRefreshStore(), now: () => t, elapse: async (ms) => void (t += ms + 1) };
     },
   ],
-  ['redis', () => ({ store: new RedisRefreshStore(client, `rf${++n}:`), now: () => Date.now(), elapse: realElapse })],
+  ['redis', () => ({ store: new RedisRefreshStore(redis.client, `rf${++n}:`), now: () => Date.now(), elapse: realElapse })],
 ];
 
 let ids = 0;
@@ -229,10 +219,10 @@ describe.each(subjects)('%s refresh store', (_, make) => {
 
 describe('redis refresh keys', () => {
   it('all expire: the family at its absolute end, tokens after the idle window, the retry answer soon after the grace window', async () => {
-    const store = new RedisRefreshStore(client, 'keys:');
+    const store = new RedisRefreshStore(redis.client, 'keys:');
     const now = Date.now();
     await store.create({ familyId: 'fam', sub: 'lu', claims: {}, createdAt: now, expiresAt: now + 2 * HOUR }, 't0', HOUR);
-    const pttl = (key: string) => client.pttl(`keys:${key}`);
+    const pttl = (key: string) => redis.client.pttl(`keys:${key}`);
     const within = async (key: string, max: number) => {
       const ttl = await pttl(key);
       expect(ttl, key).toBeLessThanOrEqual(max);
@@ -246,6 +236,6 @@ describe('redis refresh keys', () => {
     await within('rt:{fam}:t0', HOUR);
     await within('rt:{fam}:t1', HOUR);
     await within('rg:{fam}:t0', 31_000);
-    expect(await client.get('keys:rt:{fam}:t0')).not.toContain('sealed');
+    expect(await redis.client.get('keys:rt:{fam}:t0')).not.toContain('sealed');
   });
 });

@@ -5,23 +5,13 @@
 // takes the same time off its keys' TTLs (elapseKeys: Redis's expiry is nothing else), so a TTL
 // that was never set, or set too long, leaves a session that should be gone. The TTLs themselves
 // are asserted with PTTL below.
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemorySessionStore } from '../../src/adapters/memory/session-store.js';
 import { RedisSessionStore } from '../../src/adapters/redis/session-store.js';
 import type { SessionStore, StoredSession } from '../../src/sessions/store.js';
-import { elapseKeys, startRedis, type RedisServer } from '../support/redis.js';
+import { elapseKeys, useRedis } from '../support/redis.js';
 
-let server: RedisServer;
-let client: Redis;
-beforeAll(async () => {
-  server = await startRedis();
-  client = new Redis(server.url);
-});
-afterAll(async () => {
-  client.disconnect();
-  await server.dispose();
-});
+const redis = useRedis();
 
 let n = 0;
 const session = (sub: string, extra: Partial<StoredSession> = {}): StoredSession => ({
@@ -62,10 +52,10 @@ const stores: [string, () => Subject][] = [
       const clock = fakeClock();
       const prefix = `t${++n}:`;
       return {
-        store: new RedisSessionStore(client, prefix, 60_000, clock),
+        store: new RedisSessionStore(redis.client, prefix, 60_000, clock),
         elapse: async (ms) => {
           clock.advance(ms);
-          await elapseKeys(client, `${prefix}*`, ms);
+          await elapseKeys(redis.client, `${prefix}*`, ms);
         },
       };
     },
@@ -155,20 +145,20 @@ describe.each(stores)('%s session store', (_name, make) => {
 
 describe('redis store keys', () => {
   const within = async (key: string, ms: number) => {
-    const ttl = await client.pttl(key);
+    const ttl = await redis.client.pttl(key);
     expect(ttl, key).toBeLessThanOrEqual(ms);
     expect(ttl, key).toBeGreaterThan(ms - 1_000);
   };
 
   it('hold a hash of the session id, never anything else identifying the session', async () => {
-    const store = new RedisSessionStore(client, 'keys:', 60_000, fakeClock());
+    const store = new RedisSessionStore(redis.client, 'keys:', 60_000, fakeClock());
     await store.create('the-hash', session('henry'), 10_000);
-    const keys = (await client.keys('keys:*')).sort();
+    const keys = (await redis.client.keys('keys:*')).sort();
     expect(keys).toEqual(['keys:s:the-hash', 'keys:u:henry']);
   });
 
   it('expire: the session after the TTL it was created or touched with, the index after the longest a session lives', async () => {
-    const store = new RedisSessionStore(client, 'ttl:', 60_000, fakeClock());
+    const store = new RedisSessionStore(redis.client, 'ttl:', 60_000, fakeClock());
     const s = session('iris');
     await store.create('h1', s, 10_000);
     await within('ttl:s:h1', 10_000);

@@ -3,16 +3,15 @@
 // is answered by the gateway, the call goes through with the token and the page reads the data. A
 // page of an origin the route does not list is refused: the browser hides the answer and the
 // upstream never sees the call.
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { assertChromium, launchChromium } from '../support/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { route, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startIssuer, type TestIssuer } from '../support/issuer.js';
 import { startUpstream, type Upstream } from '../support/upstream.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let browser: Browser;
 let idp: TestIssuer;
@@ -42,7 +41,7 @@ async function serve(html: () => string): Promise<[Server, string]> {
 
 let token = '';
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (.ci/run does)`);
+  assertChromium();
   idp = await startIssuer();
   up = await startUpstream();
   token = await idp.sign({ sub: 'spa-user', aud: 'gateway' });
@@ -55,10 +54,7 @@ beforeAll(async () => {
   });
   // The API on "localhost": another origin than both pages (127.0.0.1 on other ports).
   apiUrl = `http://localhost:${new URL(gw.url).port}/api/orders`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

@@ -2,17 +2,16 @@
 // a certificate from a CA the test makes; Chromium told to accept it): sign in, a protected page,
 // sign out, with the cookie the browser actually stored checked: __Host-session, Secure, HttpOnly,
 // SameSite=Lax, Path=/, no Domain. Without HTTPS a browser would refuse to store it at all.
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
+import { assertChromium, launchChromium } from '../support/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCa } from '../support/certs.js';
 import { route, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startVerifier } from '../support/session-gateway.js';
 import type { Upstream } from '../support/upstream.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let browser: Browser;
 let gw: TestGateway;
@@ -21,7 +20,7 @@ let app: Server;
 let origin = '';
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (.ci/run does)`);
+  assertChromium();
   verifier = await startVerifier();
   app = createServer((req, res) => {
     req.resume();
@@ -40,10 +39,7 @@ beforeAll(async () => {
     },
   });
   origin = `https://localhost:${new URL(gw.url).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

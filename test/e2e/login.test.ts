@@ -1,18 +1,17 @@
 // A real browser (Debian's chromium through playwright-core) against the gateway's pages: a
 // protected page sends it to the sign-in form, signing in brings it back with a session the
 // upstream sees only as a verified internal JWT, and signing out ends it.
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
+import { assertChromium, launchChromium } from '../support/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { route, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startVerifier } from '../support/session-gateway.js';
 import type { Upstream } from '../support/upstream.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let browser: Browser;
 let gw: TestGateway;
@@ -21,7 +20,7 @@ let app: Server;
 const seenCookies: (string | undefined)[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (.ci/run does)`);
+  assertChromium();
   verifier = await startVerifier();
   let jwksUrl = '';
   // The upstream page: verifies the internal token through the gateway's JWKS and greets the user.
@@ -45,10 +44,7 @@ beforeAll(async () => {
     gateway: { login: { verifyUrl: `${verifier.url}/verify` } },
   });
   jwksUrl = `${gw.url}/.well-known/jwks.json`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

@@ -3,16 +3,15 @@
 // handshake to the gateway, from whatever page opens it, and the same-origin policy does not guard
 // the socket. The gateway's own page gets its socket; a page of another origin gets nothing, while
 // the gateway shows it authenticated the cookie and then refused the Origin (403 csrf_failed).
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { assertChromium, launchChromium } from '../support/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { route } from '../support/gateway.js';
 import { COOKIE, startSessionEnv, type SessionEnv } from '../support/session-gateway.js';
 import { startWsUpstream, type WsUpstream } from '../support/ws-upstream.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const PROBE_MS = 4000;
 const PROXIED = 'gateway_websocket_upgrades_total{route="live",result="proxied"}';
 
@@ -65,7 +64,7 @@ let wsUrl = '';
 let siblingOrigin = '';
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (.ci/run does)`);
+  assertChromium();
   ws = await startWsUpstream();
   // The application's own page, served through the gateway on a session route: the sign-in page
   // cannot host the positive control, its CSP (default-src 'none') blocks any WebSocket from it.
@@ -102,10 +101,7 @@ beforeAll(async () => {
     res.end(pageHtml('Sibling', wsUrl));
   });
   siblingOrigin = `http://localhost:${await listenLocal(sibling)}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   context = await browser.newContext();
   context.setDefaultTimeout(5000);
   context.setDefaultNavigationTimeout(5000);

@@ -1,4 +1,5 @@
 // Real redis-server processes on free loopback ports, so tests can stop, pause and restart them.
+import { afterAll, beforeAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -111,4 +112,21 @@ return n`;
  */
 export async function elapseKeys(client: Redis, pattern: string, ms: number): Promise<number> {
   return (await client.eval(ELAPSE, 0, pattern, ms)) as number;
+}
+
+/**
+ * One redis-server and a client on it for a whole test file (the beforeAll and afterAll are
+ * registered here): read `.server` and `.client` inside tests and factories, not at module load.
+ */
+export function useRedis(): { readonly server: RedisServer; readonly client: Redis } {
+  const state = {} as { server: RedisServer; client: Redis };
+  beforeAll(async () => {
+    state.server = await startRedis();
+    state.client = state.server.client();
+  });
+  afterAll(async () => {
+    state.client?.disconnect();
+    await state.server?.dispose();
+  });
+  return state;
 }
