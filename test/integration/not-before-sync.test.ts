@@ -2,26 +2,17 @@
 // a prune cannot delete a revocation written while it runs, a sync reads only what changed (and
 // everything again when the log no longer reaches back), and a push applied during a sync stays.
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RedisNotBeforeStore } from '../../src/adapters/redis/not-before-store.js';
 import { NotBeforeRegistry } from '../../src/revocation/not-before.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { useRedis } from '../support/redis.js';
 
-let redis: RedisServer;
-let plain: Redis;
-beforeAll(async () => {
-  redis = await startRedis();
-  plain = redis.client();
-});
-afterAll(async () => {
-  plain.disconnect();
-  await redis.dispose();
-});
+const shared = useRedis();
 
 type Command = { name: string; promise: Promise<unknown> };
 /** A client that records the commands it sends, and can run `after` once the first reply came back. */
 function watchedClient(after?: () => Promise<void>): { client: Redis; sent: string[] } {
-  const client = redis.client();
+  const client = shared.server.client();
   const sent: string[] = [];
   const send = client.sendCommand.bind(client) as (c: Command, ...rest: unknown[]) => Promise<unknown>;
   let pending = after;
@@ -43,7 +34,7 @@ const HOUR = 3_600_000;
 
 describe('not-before times across instances', () => {
   it('a revocation written while a prune runs survives it', async () => {
-    const writer = new RedisNotBeforeStore(plain, 'prune:');
+    const writer = new RedisNotBeforeStore(shared.client, 'prune:');
     const now = Date.now();
     await writer.set('kim', now - 2 * HOUR);
     // The prune's first reply is held until the same user is revoked again, now.
@@ -54,7 +45,7 @@ describe('not-before times across instances', () => {
   });
 
   it('a sync reads only what changed since the last one, not the whole map', async () => {
-    const a = new NotBeforeRegistry(new RedisNotBeforeStore(plain, 'inc:'), { now: () => Date.now() }, 60_000, HOUR);
+    const a = new NotBeforeRegistry(new RedisNotBeforeStore(shared.client, 'inc:'), { now: () => Date.now() }, 60_000, HOUR);
     for (let i = 0; i < 500; i++) await a.revoke(`user${i}`, Date.now());
     const watched = watchedClient();
     const b = new NotBeforeRegistry(new RedisNotBeforeStore(watched.client, 'inc:'), { now: () => Date.now() }, 60_000, HOUR);
@@ -75,13 +66,13 @@ describe('not-before times across instances', () => {
   });
 
   it('reads everything again when the log was trimmed past its cursor', async () => {
-    const writer = new RedisNotBeforeStore(plain, 'gap:');
-    const b = new NotBeforeRegistry(new RedisNotBeforeStore(plain, 'gap:'), { now: () => Date.now() }, 60_000, HOUR);
+    const writer = new RedisNotBeforeStore(shared.client, 'gap:');
+    const b = new NotBeforeRegistry(new RedisNotBeforeStore(shared.client, 'gap:'), { now: () => Date.now() }, 60_000, HOUR);
     await writer.set('first', Date.now());
     await b.sync();
     const missed = Date.now() + 10_000;
     await writer.set('missed', missed);
-    await plain.xtrim('gap:{nb}:log', 'MAXLEN', 0);
+    await shared.client.xtrim('gap:{nb}:log', 'MAXLEN', 0);
     await writer.set('after', Date.now());
     await b.sync();
     expect(b.minIat('missed')).toBe(Math.ceil(missed / 1000));
@@ -90,7 +81,7 @@ describe('not-before times across instances', () => {
   });
 
   it('a push applied while a sync is reading is kept', async () => {
-    const store = new RedisNotBeforeStore(plain, 'push:');
+    const store = new RedisNotBeforeStore(shared.client, 'push:');
     const at = Date.now();
     const holder: { registry?: NotBeforeRegistry } = {};
     const racing = {
@@ -111,19 +102,19 @@ describe('not-before times across instances', () => {
 
   it('reads the hash of earlier versions', async () => {
     const at = Date.now();
-    await plain.hset('legacy:notbefore', 'ned', String(at));
-    const registry = new NotBeforeRegistry(new RedisNotBeforeStore(plain, 'legacy:'), { now: () => Date.now() }, 60_000, HOUR);
+    await shared.client.hset('legacy:notbefore', 'ned', String(at));
+    const registry = new NotBeforeRegistry(new RedisNotBeforeStore(shared.client, 'legacy:'), { now: () => Date.now() }, 60_000, HOUR);
     await registry.sync();
     expect(registry.minIat('ned')).toBe(Math.ceil(at / 1000));
   });
 
   it('forgets, in Redis and in memory, times older than the longest token lifetime', async () => {
     let now = Date.now();
-    const registry = new NotBeforeRegistry(new RedisNotBeforeStore(plain, 'age:'), { now: () => now }, 60_000, HOUR);
+    const registry = new NotBeforeRegistry(new RedisNotBeforeStore(shared.client, 'age:'), { now: () => now }, 60_000, HOUR);
     await registry.revoke('old', now);
     now += HOUR + 1000;
     await registry.sync();
     expect(registry.minIat('old')).toBe(0);
-    expect(await plain.zcard('age:{nb}:times')).toBe(0);
+    expect(await shared.client.zcard('age:{nb}:times')).toBe(0);
   });
 });
