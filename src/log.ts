@@ -38,6 +38,8 @@ export interface AccessEntry {
   /** Route name, `gateway:<endpoint>`, or the no-route label. */
   readonly route: string;
   readonly method: string;
+  /** `HTTP/1.1`, `HTTP/2` or `HTTP/1.0`: one of a fixed few, written unquoted-checked. */
+  readonly protocol: string;
   /** The normalized path ('' when the request never got that far). */
   readonly path: string;
   readonly status: number;
@@ -80,7 +82,7 @@ export function createAccessLog(level: string, destination: { write(line: string
       secondIso = new Date(s * 1000).toISOString().slice(0, 20);
     }
     const q = NEEDS_ESCAPE.test(e.requestId + e.route + e.method + e.path + e.client + (e.upstream ?? '') + (e.error ?? '')) ? JSON.stringify : quote;
-    let line = `{"level":"info","time":"${secondIso}${pad3(now - s * 1000)}Z","service":"gateway","requestId":${q(e.requestId)},"route":${q(e.route)},"method":${q(e.method)}`;
+    let line = `{"level":"info","time":"${secondIso}${pad3(now - s * 1000)}Z","service":"gateway","requestId":${q(e.requestId)},"route":${q(e.route)},"method":${q(e.method)},"protocol":"${e.protocol}"`;
     if (e.path !== '') line += `,"path":${q(e.path)}`;
     line += `,"status":${e.status},"durationMs":${millis(e.durationMs)}`;
     if (e.upstream !== undefined) line += `,"upstream":${q(e.upstream)}`;

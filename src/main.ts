@@ -3,8 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { loadErrorPage } from './config/error-page.js';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import { BlockList, isIP } from 'node:net';
 import { Registry } from 'prom-client';
 import { adminTls, edgeTls, type EdgeTls } from './compose/edge-tls.js';
@@ -89,7 +88,7 @@ function trustedProxyList(cidrs: readonly string[]): BlockList | undefined {
   return list;
 }
 
-function listen(server: Server, host: string, port: number, scheme = 'http'): Promise<string> {
+function listen(server: NetServer, host: string, port: number, scheme = 'http'): Promise<string> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -198,6 +197,17 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     },
     new WebSocketProxy(live),
     tls.options,
+    gw.listen.tls?.http2
+      ? {
+          maxConcurrentStreams: gw.listen.tls.http2.maxConcurrentStreams,
+          idleTimeoutMs: gw.listen.tls.http2.idleTimeout,
+          maxResetsPerSecond: gw.listen.tls.http2.maxResetsPerSecond,
+          onResetFlood: (peer) => {
+            metrics.http2ResetFloods.inc();
+            logger.warn({ peer }, 'HTTP/2 connection cut: too many streams reset by the client (rapid reset)');
+          },
+        }
+      : undefined,
   );
   const guard = new AdminGuard({ allowedHosts: gw.admin.allowedHosts, credential: admin.credential });
   const adminCert = await adminTls(config, logger).catch(async (err: unknown) => {

@@ -2,14 +2,13 @@
 // configuration error), HSTS, the plain-HTTP redirect listener, and reloads on SIGHUP and when the
 // certificate or key file changes (http/tls.ts does the swapping).
 import type { Server } from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
-import type { SecureContextOptions } from 'node:tls';
+import type { SecureContextOptions, Server as TlsServer } from 'node:tls';
 import type { LoadedConfig } from '../config/load.js';
 import { contentHash, watchRoutesFile, type RoutesWatcher } from '../config/watch.js';
 import { ConfigError } from '../errors.js';
-import { createRedirectServer } from '../http/server.js';
+import { createRedirectServer, type PublicServer } from '../http/server.js';
 import { hstsValue, loadTlsOptions, reloadTls, TlsFilesError } from '../http/tls.js';
 import type { Logger } from '../log.js';
 
@@ -18,7 +17,7 @@ export interface EdgeTls {
   readonly options: SecureContextOptions | undefined;
   readonly hsts: string | undefined;
   /** Once the public server exists: the redirect listener (if configured) and the reload. */
-  attach(publicServer: Server, watch: boolean): Promise<{ redirect: Server | undefined; reload(): Promise<boolean>; close(): void }>;
+  attach(publicServer: PublicServer, watch: boolean): Promise<{ redirect: Server | undefined; reload(): Promise<boolean>; close(): void }>;
 }
 
 export async function edgeTls(config: LoadedConfig, logger: Logger): Promise<EdgeTls> {
@@ -36,7 +35,7 @@ export async function edgeTls(config: LoadedConfig, logger: Logger): Promise<Edg
     options,
     hsts: hstsValue(tls),
     async attach(publicServer, watch) {
-      const reload = () => reloadTls(publicServer as HttpsServer, tls, fromConfig, logger);
+      const reload = () => reloadTls(publicServer as unknown as TlsServer, tls, fromConfig, logger);
       const acme = tls.acmeChallengeDir === undefined ? undefined : fromConfig(tls.acmeChallengeDir);
       const redirect = tls.redirectHttpPort === undefined ? undefined : createRedirectServer(() => (publicServer.address() as AddressInfo).port, acme);
       // A renewed certificate (cert-manager, certbot) is picked up when its files change, as on SIGHUP.
@@ -66,7 +65,7 @@ export async function adminTls(config: LoadedConfig, logger: Logger): Promise<{ 
   const fromConfig = (p: string) => resolve(dirname(config.gatewayFile), p);
   try {
     const options = await loadTlsOptions(tls, fromConfig);
-    return { options, attach: (server) => () => reloadTls(server as HttpsServer, tls, fromConfig, logger) };
+    return { options, attach: (server) => () => reloadTls(server as unknown as TlsServer, tls, fromConfig, logger) };
   } catch (err) {
     if (err instanceof TlsFilesError) throw new ConfigError([{ file: config.gatewayFile, line: 0, column: 0, path: 'admin.tls', message: err.message }]);
     throw err;

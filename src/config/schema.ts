@@ -105,6 +105,23 @@ export const gatewaySchema = z.strictObject({
           redirectHttpPort: port.optional(),
           /** On the redirect port, /.well-known/acme-challenge/<token> is answered from this directory (HTTP-01, certbot --webroot). */
           acmeChallengeDir: z.string().min(1).optional(),
+          /**
+           * HTTP/2 by ALPN beside HTTP/1.1 on the same port (http/h2.ts); false: HTTP/1.1 only. Header
+           * size and count limits are limits.maxHeaderSize and limits.maxHeaderCount, as for HTTP/1.1.
+           */
+          http2: z
+            .union([
+              z.literal(false),
+              z.strictObject({
+                /** Streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS); Envoy's and nginx's default is 100–128. */
+                maxConcurrentStreams: numeric(z.number().int().min(1).max(1000)).default(100),
+                /** A connection with no frame for this long is closed with GOAWAY (its streams in flight finish). */
+                idleTimeout: duration().default(60_000),
+                /** Streams a client may reset in one second before its connection is cut (rapid reset, CVE-2023-44487). */
+                maxResetsPerSecond: numeric(z.number().int().min(10).max(100_000)).default(200),
+              }),
+            ])
+            .prefault({}),
         })
         .optional(),
     })

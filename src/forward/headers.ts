@@ -119,6 +119,8 @@ export function filterRequestHeaders(
   const named = connectionNamed(req.headers.connection);
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as string).toLowerCase();
+    // HTTP/2's pseudo-headers describe this hop's request; the gateway writes the upstream's own.
+    if (name.charCodeAt(0) === 58) continue;
     if (!passes(policy, name, trustedPeer) || (named !== undefined && named.has(name))) continue;
     let value = raw[i + 1] as string;
     // A client replaying one of the gateway's internal tokens (say, lifted from an upstream's log)
@@ -236,4 +238,5 @@ export function filterResponseHeaders(
   return out;
 }
 
-const RESPONSE_DROP: ReadonlySet<string> = new Set(HOP_BY_HOP);
+// HTTP2-Settings too: an HTTP/2 answer carrying any connection-specific header cannot be sent at all.
+const RESPONSE_DROP: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'http2-settings']);

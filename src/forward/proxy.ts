@@ -163,7 +163,8 @@ export async function forward(route: ForwardRoute, ex: ForwardExchange, hooks: F
       // Mid-body: make the client see a broken message, not a clean end. A FIN would look like the
       // end of a body delimited by the connection's close (an HTTP/1.0 client, nginx's default
       // upstream protocol): reset the connection instead.
-      const socket = res.socket as (ServerResponse['socket'] & { resetAndDestroy?: () => void }) | null;
+      // Over HTTP/2 the socket is shared by other streams: reset this stream only.
+      const socket = ex.req.httpVersionMajor === 2 ? null : (res.socket as (ServerResponse['socket'] & { resetAndDestroy?: () => void }) | null);
       if (socket?.resetAndDestroy) socket.resetAndDestroy();
       else res.destroy(err);
       return;

@@ -2,6 +2,7 @@
 // The upgrade request's headers go through the same filter as HTTP ones (strip before inject);
 // only Connection and Upgrade are put back, since the handshake needs them.
 import type { ClientRequest, IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { setsCookie } from '../wire/cookies.js';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
@@ -10,6 +11,7 @@ import { filterRequestHeaders } from './headers.js';
 import type { LiveSockets, PendingSocket, SocketSession } from './live-sockets.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 import { upstreamPath, type ForwardExchange, type ForwardRoute } from './proxy.js';
+import type { UpstreamTls } from './pools.js';
 import type { UpstreamTarget } from './upstream-group.js';
 
 export interface WebSocketRoute extends ForwardRoute {
@@ -121,12 +123,27 @@ export class WebSocketProxy {
 
 /**
  * http-proxy's target: the URL, and for https:// upstreams the route's TLS settings (CA bundle,
- * client certificate; `secure: false` only with insecureSkipVerify). http-proxy does not pass a
- * server name: SNI is the upstream URL's host for upgrades.
+ * client certificate, server name; `secure: false` only with insecureSkipVerify). http-proxy copies
+ * no server name from its target, so a route that sets one gets an agent that carries it: SNI and
+ * the name verified are then that name, as for the route's plain requests (pools.ts).
  */
 function proxyTarget(target: UpstreamTarget, path: string): httpProxy.ServerOptions {
   if (!target.secure || !target.tls) return { target: target.origin + path };
   const u = new URL(target.origin);
-  const { ca, cert, key, rejectUnauthorized } = target.tls;
-  return { target: { protocol: u.protocol, host: u.hostname, port: u.port || '443', path, ca, cert, key } as unknown as httpProxy.ServerOptions['target'], secure: rejectUnauthorized };
+  const { ca, cert, key, rejectUnauthorized, servername } = target.tls;
+  const options: httpProxy.ServerOptions = { target: { protocol: u.protocol, host: u.hostname, port: u.port || '443', path, ca, cert, key } as unknown as httpProxy.ServerOptions['target'], secure: rejectUnauthorized };
+  if (servername !== undefined) options.agent = namedAgent(target.tls);
+  return options;
+}
+
+// One agent per upstream TLS settings (they live as long as the route table that holds them).
+const agents = new WeakMap<UpstreamTls, HttpsAgent>();
+function namedAgent(tls: UpstreamTls): HttpsAgent {
+  let agent = agents.get(tls);
+  if (!agent) {
+    // No keep-alive: an upgraded socket is never handed back to a pool.
+    agent = new HttpsAgent({ keepAlive: false, servername: tls.servername, ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized });
+    agents.set(tls, agent);
+  }
+  return agent;
 }

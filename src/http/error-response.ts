@@ -38,8 +38,10 @@ export function renderError(req: IncomingMessage, res: ServerResponse, err: Gate
   }
   // After a framing error, or with a request body still unread, the connection cannot be trusted
   // to carry a next request (that is how smuggled requests get in): close it.
+  // (HTTP/2 has no such header: a stream ends alone, and its connection-specific headers are forbidden.)
+  const h2 = req.httpVersionMajor === 2;
   const unreadBody = !req.complete && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined);
-  const close = err.code === 'request_smuggling' || unreadBody;
+  const close = !h2 && (err.code === 'request_smuggling' || unreadBody);
   const html = wantsHtml(req);
   const body = !html
     ? errorBody(err.code, requestId, err.reason)
@@ -49,8 +51,9 @@ export function renderError(req: IncomingMessage, res: ServerResponse, err: Gate
   // What a stage set is dropped, except the route's CORS answer (a page must be able to read the
   // error) and HSTS (an error over HTTPS still pins HTTPS).
   for (const name of res.getHeaderNames()) if (!name.startsWith('access-control-') && name !== 'vary' && name !== 'strict-transport-security') res.removeHeader(name);
+  const extra = h2 && err.headers?.connection !== undefined ? withoutConnection(err.headers) : err.headers;
   res.writeHead(err.status, {
-    ...err.headers,
+    ...extra,
     'content-type': html ? 'text/html; charset=utf-8' : 'application/json',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
@@ -60,6 +63,11 @@ export function renderError(req: IncomingMessage, res: ServerResponse, err: Gate
     ...(close ? { connection: 'close' } : {}),
   });
   res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+function withoutConnection(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const { connection: _, ...rest } = headers;
+  return rest;
 }
 
 /** A whole HTTP/1.1 error response for a raw socket (parser errors, refused upgrades); closes the connection. */

@@ -121,12 +121,14 @@ function finish(deps: HandlerDeps, ex: Exchange): void {
   const status = res.headersSent ? res.statusCode : 499;
   const seconds = (performance.now() - ex.startedAt) / 1000;
   const upstreamMs = ex.upstreamHeadersAt === undefined ? undefined : ex.upstreamHeadersAt - ex.startedAt;
-  request.record(route, methodLabel(ex.req.method), status, seconds, upstreamMs === undefined ? undefined : upstreamMs / 1000);
+  const protocol = protocolOf(ex.req.httpVersion);
+  request.record(route, methodLabel(ex.req.method), status, seconds, upstreamMs === undefined ? undefined : upstreamMs / 1000, protocol);
   if (deps.accessLog) {
     deps.accessLog({
       requestId: ex.requestId,
       route,
       method: ex.req.method ?? '',
+      protocol,
       path: ex.path,
       status,
       durationMs: seconds * 1000,
@@ -137,4 +139,9 @@ function finish(deps: HandlerDeps, ex: Exchange): void {
       completed: res.writableFinished,
     });
   }
+}
+
+/** The protocol as logs and metrics name it: a fixed few values, whatever a client sent as its version. */
+function protocolOf(version: string): 'HTTP/2' | 'HTTP/1.1' | 'HTTP/1.0' {
+  return version === '1.1' ? 'HTTP/1.1' : version === '2.0' ? 'HTTP/2' : 'HTTP/1.0';
 }

@@ -43,15 +43,18 @@ export interface HeaderLimits {
  */
 export function checkHeaders(req: IncomingMessage, limits: HeaderLimits): void {
   const raw = req.rawHeaders;
-  if (raw.length > limits.maxHeaderCount * 2) throw new GatewayError('too_many_headers');
   let hosts = 0;
   let authorizations = 0;
+  // HTTP/2's pseudo-headers (`:method`, `:path`...) are in rawHeaders too, and not header lines.
+  let pseudo = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     // Compare lengths first: most names are neither, and this runs on every request.
     if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
     else if (name.length === 13 && name.toLowerCase() === 'authorization') authorizations++;
+    else if (name.charCodeAt(0) === 58) pseudo++;
   }
+  if (raw.length / 2 - pseudo > limits.maxHeaderCount) throw new GatewayError('too_many_headers');
   if (hosts > 1) throw new GatewayError('duplicate_header', { detail: 'host' });
   if (authorizations > 1) throw new GatewayError('duplicate_header', { detail: 'authorization' });
   const cookie = req.headers.cookie;

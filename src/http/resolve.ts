@@ -7,6 +7,7 @@ import { forwardedInfo } from '../forward/headers.js';
 import type { CompiledRoute, Exchange } from '../pipeline/exchange.js';
 import { normalizeHost, normalizeTarget } from '../routing/normalize.js';
 import type { RouteTable } from '../routing/table.js';
+import { checkH2Request } from './h2.js';
 import { checkFraming, checkHeaders, checkQueryOverride, type HeaderLimits } from './request-shape.js';
 
 export interface ResolveDeps {
@@ -35,6 +36,7 @@ export function admitRequest(deps: ResolveDeps, ex: Exchange): void {
 
 /** Framing (sticky for the connection), URL length, header count, duplicates and names. */
 function refuseBadShape(deps: ResolveDeps, req: IncomingMessage): void {
+  if (req.httpVersionMajor === 2) checkH2Request(req);
   const socket = req.socket as unknown as MarkedSocket;
   if (socket[FRAMING_BROKEN]) throw new GatewayError('request_smuggling');
   try {

@@ -1,12 +1,12 @@
 // The public listener: node:http (or node:https) with bounded header size and timeouts, the request handler, the
 // WebSocket upgrade path, and answers for what Node's parser refuses (431, 400, 408), written by
 // the same renderer as every other error.
-import { createServer, ServerResponse, type IncomingMessage, type Server, type ServerOptions } from 'node:http';
+import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { SecureContextOptions } from 'node:tls';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Socket } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { GatewayError, type ErrorCode } from '../errors.js';
 import type { SocketOwner, WebSocketProxy } from '../forward/websocket.js';
@@ -14,6 +14,7 @@ import { NO_ROUTE } from '../metrics/metrics.js';
 import { createExchange } from '../pipeline/exchange.js';
 import type { Principal } from '../pipeline/principal.js';
 import { rawErrorResponse } from './error-response.js';
+import { createH2Server, type H2Server, type H2Settings } from './h2.js';
 import type { HandlerDeps } from './handler.js';
 import { createRequestHandler } from './handler.js';
 import { admitRequest, matchRoute, runStages } from './resolve.js';
@@ -61,31 +62,43 @@ function tooManyLines(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, maxHe
   return lines > maxHeaderCount;
 }
 
-export function createPublicServer(deps: HandlerDeps, limits: ServerLimits, websockets: WebSocketProxy, tls?: SecureContextOptions): Server {
+/** What the rest of the gateway needs of the public listener, whichever protocols it speaks. */
+export type PublicServer = NetServer & { closeIdleConnections(): void; closeAllConnections(): void };
+
+/**
+ * The public listener: plain HTTP, HTTPS, or (tls with `h2`) HTTPS offering HTTP/2 and HTTP/1.1 by
+ * ALPN. Every kind gets the same handler, limits, parser-error answers and upgrade path.
+ */
+export function createPublicServer(deps: HandlerDeps, limits: ServerLimits, websockets: WebSocketProxy, tls?: SecureContextOptions, h2?: H2Settings): PublicServer {
   const handler = createRequestHandler(deps);
-  // HTTPS is the same server with a TLS socket under it: same parser, limits and handlers.
-  const create = tls ? (o: ServerOptions, h: typeof handler) => createHttpsServer({ ...o, ...tls, ALPNProtocols: ['http/1.1'] }, h) : createServer;
-  const server = create(
-    {
-      maxHeaderSize: limits.maxHeaderSize,
-      requestTimeout: limits.requestTimeoutMs,
-      headersTimeout: limits.headersTimeoutMs,
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      // Node looks for connections past headersTimeout/requestTimeout only every 30 s by default, so
-      // a 5 s limit held for up to 35 s: look often enough that every limit holds within a second.
-      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4))),
-      // Duplicate headers stay separate in rawHeaders; the merged object is only read for single-valued ones.
-      joinDuplicateHeaders: false,
-    },
-    handler,
-  );
+  const http1 = {
+    maxHeaderSize: limits.maxHeaderSize,
+    requestTimeout: limits.requestTimeoutMs,
+    headersTimeout: limits.headersTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Node looks for connections past headersTimeout/requestTimeout only every 30 s by default, so
+    // a 5 s limit held for up to 35 s: look often enough that every limit holds within a second.
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4))),
+    // Duplicate headers stay separate in rawHeaders; the merged object is only read for single-valued ones.
+    joinDuplicateHeaders: false,
+    // Node silently drops header lines past maxHeadersCount, which would hide a duplicate Host or a
+    // second session cookie behind the limit: keep one more than allowed, so too many is refused.
+    maxHeadersCount: limits.maxHeaderCount + 1,
+  };
+  let server: Server | H2Server;
+  if (tls && h2) {
+    server = createH2Server(tls, http1, h2, limits.maxHeaderCount);
+    server.on('request', handler);
+  } else {
+    // HTTPS is the same server with a TLS socket under it: same parser, limits and handlers.
+    const { maxHeadersCount, ...options } = http1;
+    server = tls ? createHttpsServer({ ...options, ...tls, ALPNProtocols: ['http/1.1'] }, handler) : createServer(options, handler);
+    server.maxHeadersCount = maxHeadersCount;
+  }
   // Expect: 100-continue is answered by the handler once the route's checks passed (size limit,
   // authentication, policy): a refused upload is never invited (handler.ts). Without this listener
   // Node answers 100 Continue to every request at once.
   server.on('checkContinue', handler);
-  // Node silently drops header lines past maxHeadersCount, which would hide a duplicate Host or a
-  // second session cookie behind the limit: keep one more than allowed, so too many is refused.
-  server.maxHeadersCount = limits.maxHeaderCount + 1;
 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {

@@ -4,9 +4,10 @@
 // only then everything else released. Idempotent: a second signal waits for the first stop.
 import type { Server } from 'node:http';
 import type { Logger } from '../log.js';
+import type { PublicServer } from './server.js';
 
 export interface ShutdownDeps {
-  readonly publicServer: Server;
+  readonly publicServer: PublicServer;
   readonly adminServer: Server;
   /** shutdown.readinessDelay and shutdown.drainTimeout. */
   readonly readinessDelayMs: number;

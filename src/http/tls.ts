@@ -3,8 +3,7 @@
 // live servers (SIGHUP, or the files changing) without dropping a connection. A new pair that does
 // not load or does not match is refused with its files named, and the running pair is kept.
 import { readFile } from 'node:fs/promises';
-import { createSecureContext, type SecureContextOptions } from 'node:tls';
-import type { Server as HttpsServer } from 'node:https';
+import { createSecureContext, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
 import type { GatewayConfig } from '../config/schema.js';
 import { clientCertOf } from '../wire/client-cert.js';
 
@@ -59,7 +58,7 @@ export async function loadTlsOptions(tls: TlsFiles, resolvePath: (p: string) => 
 }
 
 /** Swap the pair on a live server; the old one stays when the new one is refused. Answers whether it was swapped. */
-export async function reloadTls(server: HttpsServer, tls: TlsFiles, resolvePath: (p: string) => string, log: { info(o: object, m: string): void; error(o: object, m: string): void }): Promise<boolean> {
+export async function reloadTls(server: TlsServer, tls: TlsFiles, resolvePath: (p: string) => string, log: { info(o: object, m: string): void; error(o: object, m: string): void }): Promise<boolean> {
   try {
     server.setSecureContext(await loadTlsOptions(tls, resolvePath));
     log.info({ certFile: tls.certFile }, 'TLS certificate reloaded');

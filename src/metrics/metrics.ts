@@ -51,6 +51,11 @@ export function createMetrics(registry: Registry, options: MetricsOptions = { de
       labelNames: ['listener', 'reason'] as const,
       registers,
     }),
+    http2ResetFloods: new Counter({
+      name: 'gateway_http2_reset_floods_total',
+      help: 'HTTP/2 connections cut for resetting more streams a second than listen.tls.http2.maxResetsPerSecond (rapid reset).',
+      registers,
+    }),
     fdHigh: new Counter({
       name: 'gateway_fd_near_limit_total',
       help: 'Once-a-second checks that found the process at 90% or more of its file-descriptor limit (connections are being refused).',

@@ -11,6 +11,7 @@ export class RequestMetrics {
   private readonly requests: HotCounter;
   private readonly duration: HotHistogram;
   private readonly upstream: HotHistogram;
+  private readonly protocols: HotCounter;
   /** Requests being handled now. */
   inFlight = 0;
 
@@ -32,6 +33,11 @@ export class RequestMetrics {
       labelNames: ['route'],
       buckets: DURATION_BUCKETS,
     });
+    this.protocols = new HotCounter(registry, {
+      name: 'gateway_requests_by_protocol_total',
+      help: 'Requests answered, by protocol (HTTP/1.1, HTTP/2, HTTP/1.0).',
+      labelNames: ['protocol'],
+    });
     const inFlight = (): number => this.inFlight;
     new Gauge({
       name: 'gateway_requests_in_flight',
@@ -47,7 +53,8 @@ export class RequestMetrics {
    * Records one finished request. `route` is a route name, `gateway:<endpoint>` or the no-route
    * label; upstreamSeconds is undefined when no upstream answered.
    */
-  record(route: string, method: string, status: number, seconds: number, upstreamSeconds: number | undefined): void {
+  record(route: string, method: string, status: number, seconds: number, upstreamSeconds: number | undefined, protocol: string): void {
+    this.protocols.labels(protocol).inc();
     this.requests.labels(route, method, String(status)).inc();
     this.duration.labels(route).observe(seconds);
     if (upstreamSeconds !== undefined) this.upstream.labels(route).observe(upstreamSeconds);

@@ -1,7 +1,8 @@
 // The production cookie in a real browser, over HTTPS served by the gateway itself (listen.tls with
 // a certificate from a CA the test makes; Chromium told to accept it): sign in, a protected page,
 // sign out, with the cookie the browser actually stored checked: __Host-session, Secure, HttpOnly,
-// SameSite=Lax, Path=/, no Domain. Without HTTPS a browser would refuse to store it at all.
+// SameSite=Lax, Path=/, no Domain. Without HTTPS a browser would refuse to store it at all. The
+// browser speaks HTTP/2 to the gateway (ALPN), as browsers do with any HTTPS server offering it.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Browser } from 'playwright-core';
@@ -61,6 +62,10 @@ describe('the production cookie over HTTPS', () => {
     await page.click('button[type=submit]');
     await page.waitForURL(`${origin}/app/home`);
     expect(await page.textContent('#hello')).toBe('Hello');
+    // The browser chose HTTP/2 by ALPN, and the sign-in form, the redirect and the page all went over it.
+    expect(await page.evaluate('performance.getEntriesByType("navigation")[0].nextHopProtocol')).toBe('h2');
+    const served = gw.logs.filter((l) => l.msg === 'request').map((l) => `${String(l.method)} ${String(l.path)} ${String(l.protocol)} ${String(l.status)}`);
+    expect(served).toEqual(expect.arrayContaining(['POST /auth/login HTTP/2 303', 'GET /app/home HTTP/2 200']));
 
     const cookies = await context.cookies(origin);
     const session = cookies.find((c) => c.name === '__Host-session');

@@ -1,12 +1,14 @@
 // TLS to upstreams: an https:// upstream is verified (system CAs by default, so a private CA's
 // certificate is refused until the route names the CA bundle), the name verified follows the URL or
 // upstream.tls.serverName, a client certificate answers an upstream that requires one (mTLS), and
-// insecureSkipVerify accepts anything only with a loud warning.
+// insecureSkipVerify accepts anything only with a loud warning. WebSocket upgrades follow the same
+// settings, the server name included (SNI and the name verified).
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { request } from 'undici';
+import { WebSocket, WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCa, type TestCa } from '../support/certs.js';
 import { route, startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -29,6 +31,8 @@ async function serve(cert: { certFile: string; keyFile: string }, name: string, 
       res.writeHead(200, { 'content-type': 'text/plain' }).end(name);
     },
   );
+  // Every upstream also takes WebSockets, and says which server name the client asked for (SNI).
+  new WebSocketServer({ server }).on('connection', (socket, req) => socket.send(`${name} sni=${String((req.socket as TLSSocket).servername)}`));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return [server, `https://127.0.0.1:${(server.address() as AddressInfo).port}`];
 }
@@ -45,8 +49,8 @@ beforeAll(async () => {
     routes: [
       route('system-cas', '/system', plainUrl),
       route('own-ca', '/own', plainUrl, { upstream: { tls: { caFile } } }),
-      route('wrong-host', '/wrong', wrongUrl, { upstream: { tls: { caFile } } }),
-      route('server-name', '/named', wrongUrl, { upstream: { tls: { caFile, serverName: 'other.example' } } }),
+      route('wrong-host', '/wrong', wrongUrl, { websocket: true, upstream: { tls: { caFile } } }),
+      route('server-name', '/named', wrongUrl, { websocket: true, upstream: { tls: { caFile, serverName: 'other.example' } } }),
       route('no-client-cert', '/mtls-none', mutualUrl, { upstream: { tls: { caFile } } }),
       route('client-cert', '/mtls', mutualUrl, { upstream: { tls: { caFile, certFile: client.certFile, keyFile: client.keyFile } } }),
       route('insecure', '/insecure', plainUrl, { upstream: { tls: { insecureSkipVerify: true } } }),
@@ -76,6 +80,21 @@ describe('TLS to upstreams', () => {
     expect((await get('/wrong/x')).status).toBe(502);
     expect(seen.length).toBe(before);
     expect(await get('/named/x')).toEqual({ status: 200, body: 'wrong-host' });
+  });
+
+  it('upgrades WebSockets with the same verification and server name: SNI is serverName, a name mismatch is refused', async () => {
+    const open = (path: string) =>
+      new Promise<string>((resolve) => {
+        const ws = new WebSocket(`${gw.url.replace('http', 'ws')}${path}`);
+        ws.once('message', (d) => {
+          resolve(String(d));
+          ws.close();
+        });
+        ws.once('unexpected-response', (_req, res) => resolve(`refused ${res.statusCode ?? 0}`));
+        ws.once('error', () => resolve('error'));
+      });
+    expect(await open('/named/ws')).toBe('wrong-host sni=other.example');
+    expect(await open('/wrong/ws')).toBe('refused 502');
   });
 
   it('presents a client certificate to an upstream that requires one (mTLS)', async () => {

@@ -7,6 +7,7 @@ const entry: AccessEntry = {
   requestId: 'req-1',
   route: 'app',
   method: 'GET',
+  protocol: 'HTTP/1.1',
   path: '/a',
   status: 200,
   durationMs: 1.234,

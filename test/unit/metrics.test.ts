@@ -6,15 +6,15 @@ import { HotCounter, HotHistogram } from '../../src/metrics/hot.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import { DURATION_BUCKETS, RequestMetrics } from '../../src/metrics/request-metrics.js';
 
-type Req = [route: string, method: string, status: number, seconds: number, upstream: number | undefined];
+type Req = [route: string, method: string, status: number, seconds: number, upstream: number | undefined, protocol: string];
 
 const requests: Req[] = [
-  ['app', 'GET', 200, 0.0004, 0.0003],
-  ['app', 'GET', 200, 0.001, 0.001], // on a bucket's bound: counted in that bucket (le is inclusive)
-  ['app', 'POST', 403, 0.0123, undefined],
-  ['public', 'GET', 200, 0.7, 0.69],
-  ['public', 'GET', 502, 31, 31], // beyond the last bound: only +Inf
-  ['gateway:/auth/login', 'OTHER', 499, 2.5, undefined],
+  ['app', 'GET', 200, 0.0004, 0.0003, 'HTTP/1.1'],
+  ['app', 'GET', 200, 0.001, 0.001, 'HTTP/2'], // on a bucket's bound: counted in that bucket (le is inclusive)
+  ['app', 'POST', 403, 0.0123, undefined, 'HTTP/1.1'],
+  ['public', 'GET', 200, 0.7, 0.69, 'HTTP/2'],
+  ['public', 'GET', 502, 31, 31, 'HTTP/1.1'], // beyond the last bound: only +Inf
+  ['gateway:/auth/login', 'OTHER', 499, 2.5, undefined, 'HTTP/1.0'],
 ];
 
 /** The same requests through prom-client's own metrics, as the gateway recorded them before. */
@@ -24,8 +24,10 @@ async function reference(inFlight: number): Promise<string> {
   const counter = new Counter({ name: 'gateway_requests_total', help: 'Requests answered, by route, method and status code.', labelNames: ['route', 'method', 'status'], registers });
   const duration = new Histogram({ name: 'gateway_request_duration_seconds', help: 'Time from request received to response finished, by route.', labelNames: ['route'], buckets: [...DURATION_BUCKETS], registers });
   const upstream = new Histogram({ name: 'gateway_upstream_headers_duration_seconds', help: 'Time from request received to the upstream response headers, by route.', labelNames: ['route'], buckets: [...DURATION_BUCKETS], registers });
+  const protocols = new Counter({ name: 'gateway_requests_by_protocol_total', help: 'Requests answered, by protocol (HTTP/1.1, HTTP/2, HTTP/1.0).', labelNames: ['protocol'], registers });
   const gauge = new Gauge({ name: 'gateway_requests_in_flight', help: 'Requests being handled now.', registers });
-  for (const [route, method, status, seconds, up] of requests) {
+  for (const [route, method, status, seconds, up, protocol] of requests) {
+    protocols.labels(protocol).inc();
     counter.labels(route, method, String(status)).inc();
     duration.labels(route).observe(seconds);
     if (up !== undefined) upstream.labels(route).observe(up);
@@ -42,7 +44,7 @@ describe('request metrics', () => {
   it('exposes the same series and values as prom-client metrics fed the same requests', async () => {
     const registry = new Registry();
     const m = new RequestMetrics(registry);
-    for (const [route, method, status, seconds, up] of requests) m.record(route, method, status, seconds, up);
+    for (const [route, method, status, seconds, up, protocol] of requests) m.record(route, method, status, seconds, up, protocol);
     m.inFlight = 3;
     expect(sorted(await registry.metrics())).toEqual(sorted(await reference(3)));
   });
@@ -50,9 +52,9 @@ describe('request metrics', () => {
   it('reports running totals across scrapes', async () => {
     const registry = new Registry();
     const m = new RequestMetrics(registry);
-    m.record('app', 'GET', 200, 0.002, 0.001);
+    m.record('app', 'GET', 200, 0.002, 0.001, 'HTTP/1.1');
     await registry.metrics();
-    m.record('app', 'GET', 200, 0.003, 0.001);
+    m.record('app', 'GET', 200, 0.003, 0.001, 'HTTP/1.1');
     const text = await registry.metrics();
     expect(text).toContain('gateway_requests_total{route="app",method="GET",status="200"} 2');
     expect(text).toContain('gateway_request_duration_seconds_count{route="app"} 2');
