@@ -11,11 +11,12 @@ import { request } from 'undici';
 import { WebSocket, WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCa, type TestCa } from '../support/certs.js';
-import { route, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { ADMIN_AUTH, route, startTestGateway, type TestGateway } from '../support/gateway.js';
 
 let ca: TestCa;
 let plain: Server;
 let wrongHost: Server;
+let expired: Server;
 let mutual: Server;
 let gw: TestGateway;
 const seen: { server: string; clientCn?: string }[] = [];
@@ -42,7 +43,8 @@ beforeAll(async () => {
   const [p, plainUrl] = await serve(await ca.issue('up'), 'plain');
   const [w, wrongUrl] = await serve(await ca.issue('other', { hosts: ['other.example'] }), 'wrong-host');
   const [m, mutualUrl] = await serve(await ca.issue('mutual'), 'mutual', true);
-  [plain, wrongHost, mutual] = [p, w, m];
+  const [e, expiredUrl] = await serve(await ca.issue('expired', { expired: true }), 'expired');
+  [plain, wrongHost, mutual, expired] = [p, w, m, e];
   const client = await ca.issue('gateway-client', { hosts: ['gateway-client'] });
   const caFile = ca.certFile;
   gw = await startTestGateway({
@@ -50,6 +52,7 @@ beforeAll(async () => {
       route('system-cas', '/system', plainUrl),
       route('own-ca', '/own', plainUrl, { upstream: { tls: { caFile } } }),
       route('wrong-host', '/wrong', wrongUrl, { websocket: true, upstream: { tls: { caFile } } }),
+      route('expired', '/expired', expiredUrl, { websocket: true, upstream: { tls: { caFile } } }),
       route('server-name', '/named', wrongUrl, { websocket: true, upstream: { tls: { caFile, serverName: 'other.example' } } }),
       route('no-client-cert', '/mtls-none', mutualUrl, { upstream: { tls: { caFile } } }),
       route('client-cert', '/mtls', mutualUrl, { upstream: { tls: { caFile, certFile: client.certFile, keyFile: client.keyFile } } }),
@@ -59,7 +62,7 @@ beforeAll(async () => {
 }, 30_000);
 afterAll(async () => {
   await gw?.stop();
-  for (const s of [plain, wrongHost, mutual]) s?.close();
+  for (const s of [plain, wrongHost, mutual, expired]) s?.close();
 });
 
 async function get(path: string) {
@@ -82,6 +85,19 @@ describe('TLS to upstreams', () => {
     expect(await get('/named/x')).toEqual({ status: 200, body: 'wrong-host' });
   });
 
+  it('refuses an upstream whose certificate has expired, though the CA signed it: nothing is sent', async () => {
+    const before = seen.length;
+    const res = await request(`${gw.url}/expired/x`);
+    expect([res.statusCode, res.headers['x-gateway-error']]).toEqual([502, 'upstream_unavailable']);
+    await res.body.dump();
+    expect(seen.length).toBe(before);
+    // Counted as a certificate problem, not an outage; the reason is in the log, never in the answer.
+    const metrics = await (await request(`${gw.adminUrl}/metrics`, { headers: ADMIN_AUTH })).body.text();
+    expect(metrics).toMatch(/gateway_upstream_errors_total\{route="expired",kind="tls"\} [1-9]/);
+    expect(metrics).toMatch(/gateway_upstream_errors_total\{route="wrong-host",kind="tls"\} [1-9]/);
+    expect(gw.logs.some((l) => l.cause === 'CERT_HAS_EXPIRED')).toBe(true);
+  });
+
   it('upgrades WebSockets with the same verification and server name: SNI is serverName, a name mismatch is refused', async () => {
     const open = (path: string) =>
       new Promise<string>((resolve) => {
@@ -95,6 +111,7 @@ describe('TLS to upstreams', () => {
       });
     expect(await open('/named/ws')).toBe('wrong-host sni=other.example');
     expect(await open('/wrong/ws')).toBe('refused 502');
+    expect(await open('/expired/ws')).toBe('refused 502');
   });
 
   it('presents a client certificate to an upstream that requires one (mTLS)', async () => {

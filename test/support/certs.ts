@@ -11,7 +11,7 @@ export interface TestCa {
   readonly certFile: string;
   readonly keyFile: string;
   /** A server certificate and key signed by this CA, written to `<name>.crt` / `<name>.key`. */
-  issue(name: string, opts?: { hosts?: string[]; days?: number }): Promise<{ certFile: string; keyFile: string }>;
+  issue(name: string, opts?: { hosts?: string[]; expired?: boolean }): Promise<{ certFile: string; keyFile: string }>;
 }
 
 const openssl = (args: string[], cwd: string) => execFileSync('openssl', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -29,9 +29,15 @@ export async function makeCa(): Promise<TestCa> {
       const san = hosts.map((h) => (/^[\d.]+$/.test(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
       await writeFile(join(dir, `${name}.ext`), `subjectAltName=${san}\nextendedKeyUsage=serverAuth,clientAuth\n`);
       openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${hosts[0]}`], dir);
-      // -days 0 is not allowed; an expired certificate is one whose validity ended yesterday.
-      const validity = opts.days === undefined ? ['-days', '2'] : ['-days', String(Math.max(1, opts.days))];
-      openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', String(++serial), '-out', `${name}.crt`, '-extfile', `${name}.ext`, ...validity], dir);
+      if (opts.expired) {
+        // `openssl x509 -req` cannot date a certificate in the past; `openssl ca` can (valid for one day in 2020).
+        await writeFile(join(dir, 'ca.cnf'), '[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\nnew_certs_dir=.\nserial=serial.txt\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n');
+        await writeFile(join(dir, 'index.txt'), '');
+        await writeFile(join(dir, 'serial.txt'), `${(++serial).toString(16).padStart(2, '0')}\n`);
+        openssl(['ca', '-batch', '-notext', '-config', 'ca.cnf', '-cert', 'ca.crt', '-keyfile', 'ca.key', '-in', `${name}.csr`, '-out', `${name}.crt`, '-extfile', `${name}.ext`, '-startdate', '20200101000000Z', '-enddate', '20200102000000Z'], dir);
+      } else {
+        openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', String(++serial), '-out', `${name}.crt`, '-extfile', `${name}.ext`, '-days', '2'], dir);
+      }
       return { certFile: join(dir, `${name}.crt`), keyFile: join(dir, `${name}.key`) };
     },
   };
