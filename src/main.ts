@@ -126,7 +126,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     connectTimeoutMs: gw.upstreams.connectTimeout,
     keepAliveTimeoutMs: gw.upstreams.keepAliveTimeout,
   });
-  const auth = await buildAuthLayer({ config, clock, logger, metrics, readiness, verify: opts.verify, jwksFetch: opts.jwksFetch, production: opts.production });
+  const auth = await buildAuthLayer({ config, env, clock, logger, metrics, readiness, verify: opts.verify, jwksFetch: opts.jwksFetch, production: opts.production });
   const html = gw.errorPages.html;
   const errorPage = html ? loadErrorPage(resolve(dirname(config.gatewayFile), html), { file: config.gatewayFile, path: 'errorPages.html' }) : undefined;
   const compileOptions = {
@@ -185,6 +185,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     errorPage,
     hsts: tls.hsts,
     clientCertificates: gw.listen.tls?.clientCertificates !== undefined,
+    forwardAuth: gw.forwardAuth.enabled,
   };
   const publicServer = createPublicServer(
     handlerDeps,

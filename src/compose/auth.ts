@@ -34,6 +34,9 @@ import { createSessionBackend, type SessionBackend } from './session-backend.js'
 import { undiciJwksFetch, type JwksFetch } from '../keys/remote-jwks.js';
 import { outboundDispatcher } from './outbound.js';
 import { buildTokenLayer, type TokenLayer } from './tokens.js';
+import { buildOidcProviders } from './oidc.js';
+import { oidcEndpoints } from '../endpoints/auth/oidc/endpoints.js';
+import { failClosed } from '../sessions/idp-store.js';
 
 export interface AuthLayer {
   readonly routeDeps: AuthDeps;
@@ -50,6 +53,8 @@ export interface AuthLayer {
 
 export interface AuthLayerOptions {
   readonly config: LoadedConfig;
+  /** For secrets named by environment variable (login.oidc.*.clientSecretEnv). */
+  readonly env?: NodeJS.ProcessEnv;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -218,10 +223,17 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
   const revokeUser = userRevoker({ families: tokens.refresh, notBefore: tokens.notBefore, sessions, clock });
   revokeEverywhere = (sub) => revokeUser(sub, 'user_unknown');
 
+  const providers = await buildOidcProviders(config, opts.env ?? process.env, outbound, clock, metrics, logger);
   const auth = authEndpoints({
+    endSession: async (idp) => providers.get(idp.provider)?.endSessionUrl(idp.idToken),
     revokeUser,
     refresh: tokens.refresh,
     refreshCookie: gw.accessTokens.refresh.cookieName,
+    clock,
+    pages: gw.pages,
+    signInProviders: Object.entries(gw.login.oidc).map(([name, p]) => ({ name, label: p.label ?? name })),
+    // The password form is on by default wherever there is a credential check to post it to.
+    passwordSignIn: gw.login.password ?? gw.login.verifyUrl !== undefined,
     sessions,
     rateLimits: observedRateLimits(backend.rateLimits, storeCall),
     minter,
@@ -234,9 +246,23 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
     metrics,
     logger,
   });
+  const oidc = oidcEndpoints({
+    providers,
+    store: failClosed(backend.idp),
+    sessions,
+    cookie: { name: s.cookie.name, attrs },
+    redirectOrigins: new Set([...allowedOrigins, ...gw.login.allowedRedirectOrigins.map((o) => new URL(o).origin)]),
+    signInPage: '/auth/login',
+    forget: (handle) => minter.forget(handle),
+    observe: {
+      signIn: (provider, result) => metrics.oidcSignIns.labels(provider, result).inc(),
+      backchannel: (provider, result) => metrics.oidcBackchannel.labels(provider, result).inc(),
+    },
+    logger,
+  });
   const jwks = { label: JWKS_PATH, run: async (ex: Exchange) => serveJwks(keys, ex.req, ex.res) };
   const endpoints: EndpointLookup = (method, path) =>
-    path === JWKS_PATH && (method === 'GET' || method === 'HEAD') ? jwks : auth(method, path);
+    path === JWKS_PATH && (method === 'GET' || method === 'HEAD') ? jwks : (oidc(method, path) ?? auth(method, path));
 
   const revokeEndpoint = adminRevokeEndpoint(revokeUser, logger);
   const adminEndpoints: AdminLookup = (method, path) =>
@@ -249,6 +275,7 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
       minter,
       outcomes: { outcome: (route, result, reason) => metrics.authOutcomes.labels(route, result, reason).inc() },
       loginRedirect: gw.login.redirect,
+      signInProviders: new Set(providers.keys()),
       challenge: `Cookie realm="gateway", cookie-name="${routeCookie}"`,
       allowedOrigins,
       // Every cookie the gateway owns, whichever one the routes authenticate with.

@@ -7,12 +7,15 @@ import type { GatewayConfig } from '../config/schema.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { MemoryBus } from '../adapters/memory/bus.js';
+import { MemoryIdpStore } from '../adapters/memory/idp-store.js';
 import { MemoryRateLimitStore } from '../adapters/memory/rate-limit-store.js';
 import { MemorySessionStore } from '../adapters/memory/session-store.js';
 import { RedisBus } from '../adapters/redis/bus.js';
+import { RedisIdpStore } from '../adapters/redis/idp-store.js';
 import { RedisRateLimitStore } from '../adapters/redis/rate-limit-store.js';
 import { RedisSessionStore } from '../adapters/redis/session-store.js';
 import type { RateLimitStore } from '../rate-limit/store.js';
+import type { IdpStore } from '../sessions/idp-store.js';
 import type { InvalidationBus, SessionStore } from '../sessions/store.js';
 
 export interface SessionBackend {
@@ -21,6 +24,8 @@ export interface SessionBackend {
   readonly bus: InvalidationBus;
   /** Sign-in rate-limit counters, in the same Redis. */
   readonly rateLimits: RateLimitStore;
+  /** OpenID Connect sign-in state (flows, logout token ids, provider sessions), in the same Redis. */
+  readonly idp: IdpStore;
   /** The command client, for the express-session reader. */
   readonly redis: RedisClient | undefined;
   close(): Promise<void>;
@@ -46,6 +51,7 @@ function memoryBackend(clock: Clock): SessionBackend {
     store: new MemorySessionStore(clock),
     bus: new MemoryBus(),
     rateLimits: new MemoryRateLimitStore(clock),
+    idp: new MemoryIdpStore(clock),
     redis: undefined,
     close: async () => undefined,
   };
@@ -64,7 +70,15 @@ export async function createSessionBackend(cfg: GatewayConfig, clock: Clock, log
     return memoryBackend(clock);
   }
   const redis = createRedisClient(cfg.redis);
-  redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis error'));
+  // Connection noise (resets, refused while restarting) is debug; a refused password or ACL is a
+  // configuration problem nobody would otherwise see: an error, at most every 30 s.
+  let authLoggedAt = -Infinity;
+  redis.on('error', (err: Error) => {
+    if (/WRONGPASS|NOAUTH|NOPERM/.test(err.message) && clock.now() - authLoggedAt >= 30_000) {
+      authLoggedAt = clock.now();
+      logger.error({ redis: describeRedis(cfg.redis), err: err.message.slice(0, 120) }, 'Redis refuses the gateway\'s credentials: check redis.url / password / ACL');
+    } else logger.debug({ err: err.message }, 'redis error');
+  });
   redis.on('reconnecting', () => observe?.reconnecting('commands'));
   redis.on('refresh', () => observe?.slotsRefreshed());
   const ready = await waitReady(redis, cfg.redis.connectTimeout);
@@ -87,6 +101,7 @@ export async function createSessionBackend(cfg: GatewayConfig, clock: Clock, log
     store,
     bus,
     rateLimits: new RedisRateLimitStore(redis, cfg.redis.keyPrefix),
+    idp: new RedisIdpStore(redis, cfg.redis.keyPrefix),
     redis,
     close: async () => {
       await bus.close();

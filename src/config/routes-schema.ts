@@ -168,6 +168,8 @@ const routeSchema = z.strictObject({
    * rest 401), `redirect` (every GET/HEAD goes to sign in), `deny` (always 401, never a redirect).
    */
   unauthenticated: z.enum(['auto', 'redirect', 'deny']).default('auto'),
+  /** Sign browsers in with this login.oidc provider (straight to it, no chooser); default: the sign-in page (login.redirect). */
+  signIn: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'must be the name of a login.oidc provider').optional(),
   /** CORS for pages of other origins (pipeline/cors.ts): preflights answered by the gateway. */
   cors: cors.optional(),
   /** CSRF checks for cookie-authenticated unsafe methods: true (origin checks), "token" (also X-CSRF-Token), false. */

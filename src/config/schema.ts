@@ -70,6 +70,45 @@ const redisUrl = z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss
 const hostPort = z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'must be host:port');
 
 
+const cssColor = z.string().regex(/^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/, 'must be a colour such as #1f5fbf');
+
+/** One OpenID Connect provider of login.oidc (docs/oidc.md). */
+const oidcProvider = z
+  .strictObject({
+    /** Shown on the sign-in page's button. */
+    label: z.string().min(1).max(60).optional(),
+    /** The issuer; its /.well-known/openid-configuration is read at start (and retried until it answers). */
+    issuer: httpUrl(),
+    clientId: z.string().min(1),
+    /** The redirect URI registered with the provider; default: <first publicOrigins entry>/auth/oidc/<name>/callback. */
+    redirectUri: httpUrl().optional(),
+    /** The client secret, from a file (relative to gateway.yaml) or an environment variable; or privateKeyJwt. */
+    clientSecretFile: z.string().min(1).optional(),
+    clientSecretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+    /** private_key_jwt client authentication: a PEM private key file (relative to gateway.yaml) and its algorithm. */
+    privateKeyJwt: z.strictObject({ keyFile: z.string().min(1), algorithm: z.enum(['RS256', 'PS256', 'ES256', 'EdDSA']).default('RS256'), kid: z.string().min(1).optional() }).optional(),
+    scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be a scope token')).default(['openid', 'email', 'profile']),
+    /** The ID token's signature algorithm (registered with the provider as id_token_signed_response_alg; never taken from the token). */
+    idTokenAlgorithm: z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']).default('RS256'),
+    /** Session claims from ID token / userinfo claims by dotted path (`realm_access.roles`). `sub` is always the provider's sub. */
+    claims: z.record(z.string().min(1), z.string().min(1)).default({ email: 'email', name: 'name' }),
+    /** acr_values asked for; `acr` of the ID token must then be one of them. */
+    acrValues: z.array(z.string().min(1)).optional(),
+    /** amr values of which the ID token must carry at least one (e.g. mfa, otp, hwk). */
+    requireAmr: z.array(z.string().min(1)).optional(),
+    /** Read the userinfo endpoint after the code exchange (claims that are not in the ID token). */
+    userinfo: z.boolean().default(false),
+    /** RP-initiated logout at the provider (end_session_endpoint) after the local one. */
+    endSession: z.boolean().default(true),
+    /** Where the provider sends the browser after its logout; default: / of the first public origin. */
+    postLogoutRedirect: httpUrl().optional(),
+    /** OpenID Connect Back-Channel Logout 1.0 at POST /auth/oidc/<name>/backchannel-logout. */
+    backchannelLogout: z.boolean().default(true),
+    /** How the provider's users are named upstream: `scoped` (<issuer>#<sub>) or `plain` (the provider's sub). */
+    subject: z.enum(['plain', 'scoped']).default('plain'),
+  })
+  .refine((p) => [p.clientSecretFile, p.clientSecretEnv, p.privateKeyJwt].filter((v) => v !== undefined).length <= 1, 'give at most one of clientSecretFile, clientSecretEnv, privateKeyJwt');
+
 /** A listener's certificate (listen.tls, admin.tls): PEM files relative to gateway.yaml, reloaded on SIGHUP. */
 const tlsFiles = z.strictObject({
   /** PEM certificate chain and private key, relative to gateway.yaml; reloaded on SIGHUP and when they change. */
@@ -164,6 +203,8 @@ export const gatewaySchema = z.strictObject({
         /** How often the slot map is re-read, so a frozen master's promoted replica is found. */
         slotsRefreshInterval: duration().default(2_000),
       })
+      // One TLS setting for every node: a mix would leave some connections in clear.
+      .refine((c) => new Set(c.nodes.map((u) => u.startsWith('rediss:'))).size === 1, 'give every node as rediss:// (TLS) or every node as redis://, not a mix')
       .optional(),
     /** Prefix of every key the gateway writes (not of express-session keys). */
     keyPrefix: z.string().regex(/^[A-Za-z0-9:_.-]*$/, 'must be letters, digits, ":", "_", "." or "-"').default('gw:'),
@@ -244,7 +285,33 @@ export const gatewaySchema = z.strictObject({
     /** A PEM CA bundle trusted besides the system CAs (a private CA of the identity service), relative to gateway.yaml. */
     caFile: z.string().min(1).optional(),
   }),
+  /**
+   * Forward-auth (http/decide.ts): /auth/decide answers nginx auth_request, Caddy forward_auth,
+   * Traefik ForwardAuth and Envoy ext_authz from trustedProxies (docs/forward-auth.md).
+   */
+  forwardAuth: section({
+    enabled: z.boolean().default(false),
+  }),
+  /** The sign-in and devices pages: plain server-rendered HTML, themed here without forking. */
+  pages: section({
+    productName: z.string().min(1).max(80).default('Gateway'),
+    /** An https:// (or same-origin path) image shown above the forms; none by default. */
+    logoUrl: z.string().regex(/^(https:\/\/[^\s"'<>]+|\/[^\s"'<>]*)$/, 'must be an https:// URL or a path starting with /').optional(),
+    /** CSS colours: #rgb or #rrggbb only (they are written into a stylesheet). */
+    colors: section({
+      primary: cssColor.default('#1f5fbf'),
+      background: cssColor.default('#f6f7f9'),
+      text: cssColor.default('#1b1f24'),
+    }),
+  }),
   login: section({
+    /**
+     * OpenID Connect providers to sign in with (endpoints/auth/oidc.ts), by name: the sign-in page
+     * offers each; a route's `signIn` can name one.
+     */
+    oidc: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'must be a short lower-case name'), oidcProvider).default({}),
+    /** Offer the password form (posting to verifyUrl); default: on when verifyUrl is set. */
+    password: z.boolean().optional(),
     /** The legacy backend's credential check: 200 {"sub", "claims"} or 401. */
     verifyUrl: httpUrl().optional(),
     /** The source of users' current claims: asked at each session touch and refresh rotation (200 {"claims"} or 404). */

@@ -65,6 +65,7 @@ function readClient(deps: ResolveDeps, ex: Exchange): void {
   const fwd = forwardedInfo(req.headers, ex.peerIp, 'encrypted' in req.socket, deps.trustedProxies);
   ex.clientIp = fwd.clientIp;
   ex.trustedPeer = fwd.trusted;
+  ex.publicOrigin = `${fwd.proto}://${fwd.host}`;
   ex.upstreamHeaders.push('x-forwarded-for', fwd.forwardedFor, 'x-forwarded-proto', fwd.proto, 'x-forwarded-host', fwd.host, 'x-request-id', ex.requestId);
 }
 

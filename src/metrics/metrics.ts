@@ -130,6 +130,18 @@ export function createMetrics(registry: Registry, options: MetricsOptions = { de
       labelNames: ['reason'] as const,
       registers,
     }),
+    oidcSignIns: new Counter({
+      name: 'gateway_oidc_sign_ins_total',
+      help: 'OpenID Connect sign-ins by provider and result (success, state_mismatch, provider_error, token_invalid, acr, amr).',
+      labelNames: ['provider', 'result'] as const,
+      registers,
+    }),
+    oidcBackchannel: new Counter({
+      name: 'gateway_oidc_backchannel_logouts_total',
+      help: 'Back-channel logout tokens by provider and result (ended, no_session, invalid, replayed).',
+      labelNames: ['provider', 'result'] as const,
+      registers,
+    }),
     loginAttempts: new Counter({
       name: 'gateway_login_attempts_total',
       help: 'Sign-in attempts by result (success, invalid_credentials, rate_limited, error).',

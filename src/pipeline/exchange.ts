@@ -46,6 +46,11 @@ export interface Exchange {
   route: CompiledRoute | undefined;
   /** The Host header normalized (lower case, no port); '' when absent. */
   host: string;
+  /**
+   * The origin the client addressed (scheme and host), as the gateway's own pages have it: from the
+   * connection, or from X-Forwarded-Proto/-Host when a trusted proxy sent them. CSRF checks compare with it.
+   */
+  publicOrigin: string;
   /** The gateway endpoint that answered (`/auth/login`...), for logs and metrics; undefined on the proxy path. */
   endpoint: string | undefined;
   /** Normalized, decoded path (what selected the route). */
@@ -89,6 +94,7 @@ export function createExchange(
     clientIp: peerIp,
     route: undefined,
     host: '',
+    publicOrigin: '',
     endpoint: undefined,
     path: '',
     encodedPath: '',

@@ -49,6 +49,8 @@ export interface AuthDeps {
   readonly outcomes: AuthOutcomes;
   /** login.redirect: where browsers go when not signed in. */
   readonly loginRedirect: string | undefined;
+  /** The login.oidc providers a route's `signIn` may name. */
+  readonly signInProviders: ReadonlySet<string>;
   readonly challenge: string;
   /** publicOrigins: Origin values CSRF checks accept. */
   readonly allowedOrigins: ReadonlySet<string>;
@@ -136,7 +138,7 @@ function compileStages(c: RouteConfig, auth: AuthDeps): Stage[] {
   const stages: Stage[] = [
     authenticateStage(authenticators, {
       routeName: c.name,
-      loginRedirect: c.auth === 'bearer' || c.unauthenticated === 'deny' ? undefined : auth.loginRedirect,
+      loginRedirect: c.auth === 'bearer' || c.unauthenticated === 'deny' ? undefined : c.signIn ? `/auth/oidc/${c.signIn}/start` : auth.loginRedirect,
       redirectEveryRead: c.unauthenticated === 'redirect',
       challenge: c.auth === 'session' ? auth.challenge : 'Bearer realm="gateway"',
       outcomes: auth.outcomes,
@@ -153,6 +155,9 @@ function compileStages(c: RouteConfig, auth: AuthDeps): Stage[] {
 }
 
 function compileRoute(c: RouteConfig, opts: CompileOptions, stripPath: string): CompiledRoute {
+  if (c.signIn !== undefined && !opts.auth.signInProviders.has(c.signIn)) {
+    throw new ConfigError([{ file: opts.routesFile, line: 0, column: 0, path: `routes[${c.name}].signIn`, message: `names no provider of login.oidc in gateway.yaml (${[...opts.auth.signInProviders].join(', ') || 'none configured'})` }]);
+  }
   const urls = c.upstream.urls ?? [c.upstream.url as string];
   const tls = upstreamTls(c, opts.routesFile);
   if (tls && !tls.rejectUnauthorized) opts.warn?.('!!! upstream.tls.insecureSkipVerify: this route accepts any certificate from its upstream; anyone on the path can read and change its traffic !!!', { route: c.name });

@@ -7,7 +7,7 @@ import { storeUnavailable } from '../errors.js';
 import type { Clock } from '../clock.js';
 import { hashSessionId, isSessionIdShape, newHandle, newSessionId } from './ids.js';
 import { claimsDigest, sameClaims, type ClaimsRefresh } from './claims-refresh.js';
-import { UnreadableSessionError, type InvalidationBus, type InvalidationEvent, type SessionStore, type StoredSession } from './store.js';
+import { UnreadableSessionError, type InvalidationBus, type InvalidationEvent, type SessionIdp, type SessionStore, type StoredSession } from './store.js';
 
 export interface SessionSettings {
   readonly idleTimeoutMs: number;
@@ -100,7 +100,7 @@ export class SessionService {
     return Math.max(1, Math.min(this.settings.idleTimeoutMs, s.expiresAt - now));
   }
 
-  async create(input: { sub: string; claims: Record<string, unknown>; clientIp: string; userAgent: string }): Promise<{ id: string; session: ActiveSession }> {
+  async create(input: { sub: string; claims: Record<string, unknown>; clientIp: string; userAgent: string; idp?: SessionIdp }): Promise<{ id: string; session: ActiveSession }> {
     const now = this.clock.now();
     const id = newSessionId();
     const idHash = hashSessionId(id);
@@ -114,6 +114,7 @@ export class SessionService {
       clientIp: input.clientIp,
       userAgent: input.userAgent.slice(0, 256),
       csrfToken: newHandle(),
+      ...(input.idp ? { idp: input.idp } : {}),
     };
     await this.call('create', () => this.store.create(idHash, stored, this.ttlFor(stored, now)));
     this.observe.created();

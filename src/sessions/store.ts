@@ -20,6 +20,17 @@ export interface StoredSession {
   readonly csrfToken: string;
   /** A digest of the claims, set once login.claimsUrl changed them: part of the minted-token cache key. */
   readonly claimsDigest?: string;
+  /** Signed in through an OpenID Connect provider (login.oidc): which, its session id, and the ID token for RP-initiated logout. */
+  readonly idp?: SessionIdp;
+}
+
+export interface SessionIdp {
+  /** The provider's name in login.oidc. */
+  readonly provider: string;
+  /** The provider's `sid`, when its ID token had one: back-channel logout names it. */
+  readonly sid?: string;
+  /** The ID token, sent back as id_token_hint at RP-initiated logout. */
+  readonly idToken?: string;
 }
 
 /**

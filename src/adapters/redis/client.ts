@@ -2,7 +2,7 @@
 // With no offline queue and a command timeout, a Redis that is down or stalled turns into errors
 // within `commandTimeout`, which the session layer answers with 503: never an unbounded wait, never
 // anonymous access.
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { GatewayConfig } from '../../config/schema.js';
 
 export type RedisClient = Redis | Cluster;
@@ -28,21 +28,8 @@ export function createRedisClient(cfg: RedisSettings, role: 'commands' | 'subscr
     options.enableOfflineQueue = true;
   }
   if (cfg.cluster) {
-    return new Cluster(
-      cfg.cluster.nodes.map((u) => {
-        const url = new URL(u);
-        return { host: url.hostname, port: Number(url.port || 6379) };
-      }),
-      {
-        redisOptions: { ...options, password: cfg.cluster.password },
-        enableOfflineQueue: options.enableOfflineQueue,
-        clusterRetryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000),
-        // A frozen master keeps its connection open, so nothing else tells ioredis that its replica
-        // took over the slots: re-read the slot map this often (ioredis does not by default).
-        slotsRefreshInterval: cfg.cluster.slotsRefreshInterval,
-        slotsRefreshTimeout: Math.min(1000, cfg.commandTimeout * 2),
-      },
-    );
+    const { nodes, options: clusterOpts } = clusterSettings(cfg.cluster, options, cfg.commandTimeout);
+    return new Cluster(nodes, clusterOpts);
   }
   if (cfg.sentinel) {
     return new Redis({
@@ -62,6 +49,38 @@ export function createRedisClient(cfg: RedisSettings, role: 'commands' | 'subscr
     });
   }
   return new Redis(cfg.url, options);
+}
+
+/**
+ * The Cluster's seed nodes and options. `rediss://` nodes mean TLS to every node (ioredis takes one
+ * TLS setting for the whole cluster, so the schema refuses a mix); a node URL's user name and
+ * password are used when cluster.password does not say otherwise.
+ */
+export function clusterSettings(
+  cluster: NonNullable<RedisSettings['cluster']>,
+  options: RedisOptions,
+  commandTimeout: number,
+): { nodes: { host: string; port: number }[]; options: ClusterOptions } {
+  const urls = cluster.nodes.map((u) => new URL(u));
+  const tls = urls[0]?.protocol === 'rediss:';
+  const withCredentials = urls.find((u) => u.username || u.password);
+  return {
+    nodes: urls.map((u) => ({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 6379) })),
+    options: {
+      redisOptions: {
+        ...options,
+        ...(tls ? { tls: {} } : {}),
+        ...(withCredentials?.username ? { username: decodeURIComponent(withCredentials.username) } : {}),
+        password: cluster.password ?? (withCredentials?.password ? decodeURIComponent(withCredentials.password) : undefined),
+      },
+      enableOfflineQueue: options.enableOfflineQueue,
+      clusterRetryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000),
+      // A frozen master keeps its connection open, so nothing else tells ioredis that its replica
+      // took over the slots: re-read the slot map this often (ioredis does not by default).
+      slotsRefreshInterval: cluster.slotsRefreshInterval,
+      slotsRefreshTimeout: Math.min(1000, commandTimeout * 2),
+    },
+  };
 }
 
 /** A short description for logs: never the password. */

@@ -18,8 +18,14 @@ import { isSessionIdShape, hashSessionId } from '../../sessions/ids.js';
 import type { RefreshService } from '../../refresh/service.js';
 import type { RateLimitStore } from '../../rate-limit/store.js';
 import type { SessionService } from '../../sessions/service.js';
+import type { Clock } from '../../clock.js';
+import type { GatewayConfig } from '../../config/schema.js';
+import type { SessionIdp } from '../../sessions/store.js';
 import { addressKey } from './address-key.js';
-import { sendLoginPage } from './login-page.js';
+import { devicesPage, signOutDevice, signOutEverywhere, signOutOthers, type PageAssets } from './devices.js';
+import { pageCsp, sendHtml } from './pages/html.js';
+import { renderSignIn, signInMessage, type SignInMessage, type SignInProvider } from './pages/sign-in.js';
+import { buildStylesheet, sendStylesheet } from './pages/theme.js';
 import { safeRedirect } from './redirects.js';
 import type { VerifyCredentials } from './verify.js';
 
@@ -47,6 +53,16 @@ export interface AuthEndpointDeps {
   readonly refresh: RefreshService;
   /** HttpOnly cookie for refresh tokens, scoped to /auth/refresh. */
   readonly refreshCookie: string;
+  /** Times shown on the devices page ("5 minutes ago"). */
+  readonly clock: Clock;
+  /** gateway.yaml `pages`: product name, logo and colours of the sign-in and devices pages. */
+  readonly pages: GatewayConfig['pages'];
+  /** The OpenID Connect providers the sign-in page offers (login.oidc), in order. */
+  readonly signInProviders: readonly SignInProvider[];
+  /** Whether the sign-in page shows the password form (login.password). */
+  readonly passwordSignIn: boolean;
+  /** The provider's end-session URL for a session signed in through OpenID Connect (RP-initiated logout), if any. */
+  readonly endSession?: (idp: SessionIdp) => Promise<string | undefined>;
 }
 
 export type EndpointHandler = Endpoint;
@@ -123,13 +139,18 @@ async function checkCredentials(ex: Exchange, deps: AuthEndpointDeps, fields: Re
 async function login(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
   requireSameOrigin(ex, deps);
   const { kind, fields } = await readFields(ex.req, 16 * 1024);
-  const result = await checkCredentials(ex, deps, fields);
+  let result: Checked;
+  try {
+    result = await checkCredentials(ex, deps, fields);
+  } catch (err) {
+    // A browser's form gets the sign-in page back with the reason; JSON clients keep the error answer.
+    const word = kind === 'form' ? signInFailure(err) : undefined;
+    if (word === undefined) throw err;
+    ex.errorCode = (err as GatewayError).code;
+    return backToSignIn(ex, word, fields.redirect);
+  }
   if (!result.ok) {
-    if (kind === 'form') {
-      ex.res.writeHead(303, { location: `/auth/login?failed=1&return=${encodeURIComponent(fields.redirect ?? '/')}`, 'cache-control': 'no-store' });
-      ex.res.end();
-      return;
-    }
+    if (kind === 'form') return backToSignIn(ex, 'invalid_credentials', fields.redirect);
     throw new GatewayError('invalid_credentials');
   }
 
@@ -153,12 +174,38 @@ async function login(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
   sendJson(ex.res, 200, { sub: result.sub, session: session.handle, expiresAt: new Date(session.expiresAt).toISOString(), redirect }, { 'set-cookie': cookie });
 }
 
+/** The sign-in page's message for a failed form sign-in, or undefined when the error is answered as such. */
+function signInFailure(err: unknown): SignInMessage | undefined {
+  if (!(err instanceof GatewayError)) return undefined;
+  if (err.code === 'rate_limited') return 'rate_limited';
+  if (err.code === 'login_unavailable' || err.code === 'session_store_unavailable') return 'unavailable';
+  return undefined;
+}
+
+function backToSignIn(ex: Exchange, word: SignInMessage, redirect: string | undefined): void {
+  ex.res.writeHead(303, { location: `/auth/login?error=${word}&return=${encodeURIComponent(redirect ?? '/')}`, 'cache-control': 'no-store' });
+  ex.res.end();
+}
+
 async function logout(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
   requireSameOrigin(ex, deps);
   const p = await signedIn(ex, deps);
   await deps.sessions.revoke(p.session?.idHash as string, 'logout');
   deps.minter.forget(p.sessionHandle);
-  sendEmpty(ex.res, 204, { 'set-cookie': clearCookie(deps.cookie.name, deps.cookie.attrs) });
+  const cleared = { 'set-cookie': clearCookie(deps.cookie.name, deps.cookie.attrs) };
+  // Signed in through a provider: its session ends too (RP-initiated logout), when configured.
+  const idp = p.session?.idp;
+  const endSession = idp && deps.endSession ? await deps.endSession(idp).catch(() => undefined) : undefined;
+  // A form posted by a page navigates; a script gets where to send the browser.
+  const form = (ex.req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
+  if (form) {
+    ex.req.resume();
+    ex.res.writeHead(303, { ...cleared, location: endSession ?? '/auth/login?error=signed_out', 'cache-control': 'no-store' });
+    ex.res.end();
+    return;
+  }
+  if (endSession) sendJson(ex.res, 200, { endSessionUrl: endSession }, cleared);
+  else sendEmpty(ex.res, 204, cleared);
 }
 
 async function logoutAll(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
@@ -239,17 +286,33 @@ async function refresh(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
   sendJson(ex.res, 200, pair, viaCookie ? refreshCookieHeader(deps, { refresh_cookie: 'true' }, pair.refresh_token) : {});
 }
 
-async function loginPage(ex: Exchange): Promise<void> {
+async function loginPage(ex: Exchange, deps: AuthEndpointDeps, assets: PageAssets): Promise<void> {
   const params = new URLSearchParams(ex.query.slice(1));
-  sendLoginPage(ex.res, params.get('return') ?? '/', params.get('failed') === '1');
+  const html = renderSignIn({
+    ...assets,
+    providers: deps.signInProviders,
+    password: deps.passwordSignIn,
+    // Only a path or an allowed origin is ever written into the page.
+    returnTo: safeRedirect(params.get('return') ?? '/', deps.redirectOrigins),
+    message: signInMessage(params),
+  });
+  sendHtml(ex.res, 200, html, pageCsp(deps.redirectOrigins));
 }
 
 const SESSION_PATH = /^\/auth\/sessions\/([A-Za-z0-9_-]{22})$/;
 
 /** The endpoint for a method and normalized path, or undefined: the request goes down the proxy path. */
 export function authEndpoints(deps: AuthEndpointDeps): EndpointLookup {
+  const stylesheet = buildStylesheet(deps.pages.colors);
+  const assets: PageAssets = { theme: deps.pages, stylesheetPath: stylesheet.path };
   const table = new Map<string, EndpointHandler>([
-    ['GET /auth/login', (ex) => loginPage(ex)],
+    ['GET /auth/login', (ex) => loginPage(ex, deps, assets)],
+    ['GET /auth/devices', (ex) => devicesPage(ex, deps, assets)],
+    ['POST /auth/devices/sign-out', (ex) => signOutDevice(ex, deps)],
+    ['POST /auth/devices/sign-out-others', (ex) => signOutOthers(ex, deps)],
+    ['POST /auth/devices/sign-out-everywhere', (ex) => signOutEverywhere(ex, deps)],
+    // The pages' stylesheet, at a path named by its content's hash (any other /auth/assets/ path is 404).
+    [`GET ${stylesheet.path}`, async (ex) => sendStylesheet(ex.res, stylesheet)],
     ['POST /auth/login', (ex) => login(ex, deps)],
     ['POST /auth/logout', (ex) => logout(ex, deps)],
     ['POST /auth/logout-all', (ex) => logoutAll(ex, deps)],

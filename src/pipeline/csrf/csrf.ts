@@ -30,8 +30,8 @@ export function sameOriginRequest(ex: Exchange, allowedOrigins: ReadonlySet<stri
   if (claimed === null) return true;
   if (claimed === undefined) return false;
   if (allowedOrigins.has(claimed)) return true;
-  const own = `${'encrypted' in ex.req.socket ? 'https' : 'http'}://${h.host ?? ''}`;
-  return claimed === own;
+  // The gateway's own origin as the browser addressed it (behind a trusted proxy, its X-Forwarded-Proto/-Host).
+  return claimed === ex.publicOrigin;
 }
 
 function tokenMatches(sent: string | string[] | undefined, expected: string | undefined): boolean {
