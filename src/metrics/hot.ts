@@ -7,7 +7,9 @@
 // prom-client still writes the exposition. A HotCounter is a prom-client Counter whose collect()
 // sets the totals at scrape time. prom-client has no way to add bucket counts to a histogram, so a
 // HotHistogram is a metric object of our own in the shape its Registry reads (name, help, type,
-// get, reset), with the same series, labels and values a prom-client Histogram would expose.
+// get, reset), with the same series, labels and values a prom-client Histogram would expose. Both
+// expose their labelNames, as prom-client's metrics do, on themselves and on the object the Registry
+// holds (registry.getSingleMetric(name).labelNames); they are read only at setup and by tests.
 import { Counter, type Metric, type Registry } from 'prom-client';
 
 interface Config<L extends string> {
@@ -69,14 +71,17 @@ class SeriesMap<S> {
 }
 
 export class HotCounter<L extends string = string> {
+  /** The label names, in the order labels() takes their values. */
+  readonly labelNames: readonly L[];
   private readonly series: SeriesMap<CounterSeries>;
 
   constructor(registry: Registry, config: Config<L>) {
-    const series = (this.series = new SeriesMap(config.labelNames, (labels) => new CounterSeries(labels)));
+    const labelNames = (this.labelNames = Object.freeze([...config.labelNames]));
+    const series = (this.series = new SeriesMap(labelNames, (labels) => new CounterSeries(labels)));
     new Counter({
       name: config.name,
       help: config.help,
-      labelNames: config.labelNames,
+      labelNames,
       registers: [registry],
       // The totals are set afresh on each scrape: nothing to keep in step with prom-client's copy.
       collect() {
@@ -93,12 +98,15 @@ export class HotCounter<L extends string = string> {
 }
 
 export class HotHistogram<L extends string = string> {
+  /** The label names, in the order labels() takes their values. */
+  readonly labelNames: readonly L[];
   private readonly series: SeriesMap<HistogramSeries>;
 
   constructor(registry: Registry, config: Config<L> & { readonly buckets: readonly number[] }) {
+    const labelNames = (this.labelNames = Object.freeze([...config.labelNames]));
     const bounds = [...config.buckets].sort((a, b) => a - b);
-    const series = (this.series = new SeriesMap(config.labelNames, (labels) => new HistogramSeries(labels, bounds)));
-    registry.registerMetric(histogramMetric(config.name, config.help, bounds, series));
+    const series = (this.series = new SeriesMap(labelNames, (labels) => new HistogramSeries(labels, bounds)));
+    registry.registerMetric(histogramMetric(config.name, config.help, labelNames, bounds, series));
   }
 
   /** The series for these label values, in labelNames order. */
@@ -107,10 +115,11 @@ export class HotHistogram<L extends string = string> {
   }
 }
 
-function histogramMetric(name: string, help: string, bounds: readonly number[], series: SeriesMap<HistogramSeries>): Metric {
+function histogramMetric(name: string, help: string, labelNames: readonly string[], bounds: readonly number[], series: SeriesMap<HistogramSeries>): Metric {
   const metric = {
     name,
     help,
+    labelNames,
     type: 'histogram',
     aggregator: 'sum',
     get() {
