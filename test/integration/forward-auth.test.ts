@@ -1,0 +1,168 @@
+// Forward-auth end to end: a real nginx (auth_request) and a real Caddy (forward_auth), each run
+// with the snippet docs/forward-auth.md shows, in front of a real upstream, asking the gateway's
+// /auth/decide. Signed-in requests reach the upstream with the internal token and without the
+// session cookie; what proxy mode refuses is refused here too (not signed in, not allowed, CSRF,
+// identity and override headers, underscore spellings, replayed internal tokens, ambiguous
+// paths); Redis down is never an allow; only trusted peers get decisions.
+import { decodeJwt } from 'jose';
+import { request as httpRequest } from 'node:http';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCaddy, startNginx, type Edge } from '../support/edge.js';
+import { route, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
+import { COOKIE, startVerifier } from '../support/session-gateway.js';
+import { startUpstream, type Upstream } from '../support/upstream.js';
+
+let redis: RedisServer;
+let verifier: Upstream;
+let up: Upstream;
+let gw: TestGateway;
+const edges: Record<string, Edge> = {};
+
+beforeAll(async () => {
+  redis = await startRedis();
+  verifier = await startVerifier();
+  up = await startUpstream();
+  gw = await startTestGateway({
+    routes: [
+      { ...route('app', '/app', up.url), auth: 'session', identityHeaders: { 'X-Forwarded-User': 'sub' }, token: { audience: 'app', claims: ['email'] } },
+      { ...route('admin', '/admin', up.url), auth: 'session', require: { roles: ['admin'] } },
+      route('pub', '/pub', up.url),
+    ],
+    gateway: {
+      forwardAuth: { enabled: true },
+      trustedProxies: ['127.0.0.1/32'],
+      redis: { url: redis.url, commandTimeout: '300ms', connectTimeout: '1s' },
+      session: { store: 'redis', cookie: { name: COOKIE, secure: false } },
+      login: { verifyUrl: `${verifier.url}/verify` },
+    },
+  });
+  const gateway = new URL(gw.url).host;
+  const backend = new URL(up.url).host;
+  edges.nginx = await startNginx(gateway, backend);
+  edges.caddy = await startCaddy(gateway, backend);
+}, 60_000);
+
+afterAll(async () => {
+  for (const e of Object.values(edges)) await e.stop();
+  await gw?.stop();
+  await Promise.all([verifier?.close(), up?.close()]);
+  await redis?.dispose();
+});
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+async function call(edge: Edge, path: string, headers: Record<string, string> = {}, method = 'GET', body?: string): Promise<Answer> {
+  const res = await request(`${edge.url}${path}`, { method: method as 'GET', headers, body });
+  return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+}
+
+/** Sign in through the edge (the gateway's /auth/ is proxied by it): the session cookie. */
+async function signIn(edge: Edge, username = 'alice'): Promise<string> {
+  const res = await call(edge, '/auth/login', { 'content-type': 'application/json', origin: edge.url }, 'POST', JSON.stringify({ username, password: `pw-${username}` }));
+  expect(res.status, res.body).toBe(200);
+  return `${COOKIE}=${/^gw-session=([^;]+)/.exec(String(res.headers['set-cookie']))?.[1] as string}`;
+}
+
+/** What the upstream received last for `path`, or undefined when it got nothing. */
+function received(path: string) {
+  return up.received.filter((r) => r.url === path).at(-1);
+}
+
+describe.each(['nginx', 'caddy'])('forward-auth behind %s', (name) => {
+  const edge = () => edges[name] as Edge;
+
+  it('lets a signed-in request through with the internal token and identity headers, never the session cookie', async () => {
+    const cookie = await signIn(edge());
+    const path = `/app/${name}/ok?x=1`;
+    const res = await call(edge(), path, { cookie: `${cookie}; theme=dark`, authorization: 'Bearer client-token' });
+    expect(res.status, edge().output()).toBe(200);
+    const seen = received(path);
+    expect(seen).toBeDefined();
+    const token = String(seen?.headers.authorization).replace(/^Bearer /, '');
+    expect(decodeJwt(token)).toMatchObject({ sub: 'u-alice', aud: 'app', email: 'alice@example.com' });
+    expect(seen?.headers['x-forwarded-user']).toBe('u-alice');
+    expect(seen?.headers.cookie).toBe('theme=dark');
+  });
+
+  it('sends a browser that is not signed in to sign in, and answers other clients 401', async () => {
+    const browser = await call(edge(), `/app/${name}/page`, { accept: 'text/html' });
+    expect(browser.status).toBe(302);
+    expect(browser.headers.location).toBe(`${edge().url}/auth/login?return=${encodeURIComponent(`/app/${name}/page`)}`);
+    const api = await call(edge(), `/app/${name}/api`, { accept: 'application/json' });
+    expect(api.status).toBe(401);
+    expect(received(`/app/${name}/api`)).toBeUndefined();
+  });
+
+  it('refuses what proxy mode refuses: a missing role, a cross-site POST, identity and override headers, underscore spellings, internal tokens, ambiguous paths', async () => {
+    const cookie = await signIn(edge());
+    const before = up.received.length;
+    expect((await call(edge(), `/admin/${name}`, { cookie })).status).toBe(403);
+    expect((await call(edge(), `/app/${name}/form`, { cookie, origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' }, 'POST', 'a=1')).status).toBe(403);
+    expect((await call(edge(), `/app/${name}/x`, { cookie, 'x-user': 'root' })).status).toBe(403);
+    expect((await call(edge(), `/pub/${name}/x`, { 'remote-user': 'root' })).status).toBe(403);
+    expect((await call(edge(), `/pub/${name}/x`, { 'x-http-method-override': 'DELETE' })).status).toBe(403);
+    // nginx drops names with underscores itself; Caddy passes them, and the decision refuses them.
+    expect((await call(edge(), `/pub/${name}/under`, { x_user: 'root' })).status).toBe(name === 'nginx' ? 200 : 403);
+    const underscore = received(`/pub/${name}/under`);
+    expect(underscore?.headers.x_user).toBeUndefined();
+    const internal = `Bearer ${Buffer.from(JSON.stringify({ alg: 'ES256', typ: 'gateway-internal+jwt' })).toString('base64url')}.e30.sig`;
+    expect((await call(edge(), `/pub/${name}/x`, { authorization: internal })).status).toBe(403);
+    // A path the gateway cannot normalize safely is refused (nginx turns the 400 into 500).
+    const traversal = await call(edge(), `/pub/..%2f${name}`, {});
+    expect([400, 403, 404, 500]).toContain(traversal.status);
+    expect(up.received.length - before).toBe(name === 'nginx' ? 1 : 0);
+  });
+
+  it('never passes the client\'s X-Original-URL to the upstream, and refuses other routing overrides', async () => {
+    const res = await call(edge(), `/pub/${name}/route`, { 'x-original-url': '/admin/secret' });
+    expect(res.status).toBe(200);
+    expect(received(`/pub/${name}/route`)?.headers['x-original-url']).toBeUndefined();
+    expect((await call(edge(), `/pub/${name}/rewrite`, { 'x-rewrite-url': '/admin/secret' })).status).toBe(403);
+    expect(received(`/pub/${name}/rewrite`)).toBeUndefined();
+  });
+});
+
+describe('the decision endpoint itself', () => {
+  it('answers trusted peers only', async () => {
+    // From 127.0.0.2: a loopback address outside trustedProxies.
+    const answer = await new Promise<{ status: number; code: unknown }>((resolve, reject) => {
+      const { port } = new URL(gw.url);
+      httpRequest({ host: '127.0.0.1', port, path: '/auth/decide', localAddress: '127.0.0.2', headers: { 'x-forwarded-uri': '/pub/x', 'x-forwarded-host': 'app.example' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, code: res.headers['x-gateway-error'] }));
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(answer).toEqual({ status: 403, code: 'decide_refused' });
+  });
+
+  it('takes Envoy\'s form (the original path after /auth/decide) and refuses a request without an original URI', async () => {
+    const ok = await request(`${gw.url}/auth/decide/pub/envoy?q=1`, { headers: { 'x-forwarded-proto': 'https' } });
+    expect(ok.statusCode).toBe(200);
+    await ok.body.dump();
+    const none = await request(`${gw.url}/auth/decide`);
+    expect([none.statusCode, none.headers['x-gateway-error']]).toEqual([400, 'bad_request']);
+    await none.body.dump();
+  });
+
+  it('with Redis stopped, never allows: 503 (nginx and Caddy refuse the request)', async () => {
+    const cookie = await signIn(edges.nginx as Edge);
+    await redis.stop();
+    try {
+      const direct = await request(`${gw.url}/auth/decide`, { headers: { cookie, 'x-forwarded-uri': '/app/down', 'x-forwarded-host': 'app.example' } });
+      expect(direct.statusCode).toBe(503);
+      await direct.body.dump();
+      for (const e of Object.values(edges)) expect((await call(e, '/app/down', { cookie })).status).toBeGreaterThanOrEqual(500);
+      expect(received('/app/down')).toBeUndefined();
+    } finally {
+      await redis.start();
+    }
+  });
+});
