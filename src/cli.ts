@@ -7,7 +7,9 @@ import { loadConfig } from './config/load.js';
 import { ConfigError, formatProblem } from './errors.js';
 import { KEYGEN_ALGORITHMS, type KeygenAlgorithm } from './jwt.js';
 import { writeKey } from './keys/keygen.js';
+import { createLogger } from './log.js';
 import { revokeUser, startGateway } from './main.js';
+import { isWorker, runPrimary, workerCount } from './workers.js';
 
 const HELP = `Usage: gateway <command> [options]
 
@@ -108,6 +110,19 @@ function reportConfigError(err: unknown): number {
 }
 
 async function start(configPath: string): Promise<number> {
+  // workers > 1: this process only runs the workers (workers.ts), each of which comes back here.
+  if (!isWorker()) {
+    let count: number;
+    let level: string;
+    try {
+      const cfg = await loadConfig(configPath);
+      count = workerCount(cfg.gateway.workers);
+      level = cfg.gateway.log.level;
+    } catch (err) {
+      return reportConfigError(err);
+    }
+    if (count > 1) return runPrimary(count, createLogger(level).child({ role: 'primary' }));
+  }
   // Signal handlers go in before anything listens: a SIGHUP that arrives during start-up must not
   // take Node's default action (exit).
   let gateway: Awaited<ReturnType<typeof startGateway>> | undefined;

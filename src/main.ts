@@ -16,6 +16,7 @@ import type { JwksFetch } from './keys/remote-jwks.js';
 import { DEFAULT_IDENTITY_HEADERS } from './config/header-names.js';
 import { contentHash, watchRoutesFile, type RoutesWatcher } from './config/watch.js';
 import { createAdminServer } from './endpoints/admin.js';
+import { isWorker, workerId, workerMetrics } from './workers.js';
 import { AdminGuard, loadAdminCredential } from './endpoints/admin-guard.js';
 import { Readiness } from './endpoints/readiness.js';
 import { ConfigError } from './errors.js';
@@ -114,7 +115,9 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
   // asynchronous (log-stream.ts).
   const stdout = opts.logDestination ? undefined : new LineStream(1);
   const destination = opts.logDestination ?? (stdout as LineStream);
-  const logger = createLogger(gw.log.level, destination);
+  // A worker of several (workers.ts) says which in every line.
+  const worker = workerId();
+  const logger = worker === undefined ? createLogger(gw.log.level, destination) : createLogger(gw.log.level, destination).child({ worker });
   for (const d of development) logger.warn({ key: d.key }, `development setting: ${d.message}`);
   const accessLog = gw.log.accessLog ? createAccessLog(gw.log.level, destination) : undefined;
   const clock = opts.clock ?? systemClock;
@@ -215,7 +218,8 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     await auth.close();
     throw err;
   });
-  const adminServer = createAdminServer({ registry, readiness, logger, newRequestId, guard }, auth.adminEndpoints, adminCert.options);
+  const metricsText = isWorker() ? workerMetrics(registry) : undefined;
+  const adminServer = createAdminServer({ registry, readiness, logger, newRequestId, guard, metricsText }, auth.adminEndpoints, adminCert.options);
   const reloadAdminCertificate = adminCert.attach(adminServer);
   watchAcceptErrors(publicServer, 'public', { logger, counter: metrics.acceptErrors, clock });
   watchAcceptErrors(adminServer, 'admin', { logger, counter: metrics.acceptErrors, clock });

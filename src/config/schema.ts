@@ -286,6 +286,11 @@ export const gatewaySchema = z.strictObject({
     caFile: z.string().min(1).optional(),
   }),
   /**
+   * Gateway processes on this host sharing the listeners (workers.ts): a number, or `auto` (one per
+   * core). Each has its own caches; all share Redis, so sessions must be in Redis.
+   */
+  workers: z.union([z.literal('auto'), numeric(z.number().int().min(1).max(64))]).default(1),
+  /**
    * Forward-auth (http/decide.ts): /auth/decide answers nginx auth_request, Caddy forward_auth,
    * Traefik ForwardAuth and Envoy ext_authz from trustedProxies (docs/forward-auth.md).
    */
@@ -432,6 +437,10 @@ export const gatewaySchema = z.strictObject({
     }
     if (!('sub' in iss.claims)) ctx.addIssue({ code: 'custom', path: ['issuers', i, 'claims'], message: 'must map sub' });
   });
+  // Several processes each with sessions of its own would be several gateways that cannot revoke each other's.
+  if (g.workers !== 1 && (g.session.store !== 'redis' || g.session.memoryFallback)) {
+    ctx.addIssue({ code: 'custom', path: ['workers'], message: 'several workers share sessions through Redis: needs session.store: redis without memoryFallback' });
+  }
   if (g.tokens.ttl <= 0 || g.tokens.ttl > 3_600_000) {
     ctx.addIssue({ code: 'custom', path: ['tokens', 'ttl'], message: 'must be between 1s and 1h: internal tokens are short-lived' });
   }

@@ -18,6 +18,8 @@ export interface AdminDeps {
   readonly logger: Logger;
   readonly newRequestId: () => string;
   readonly guard: AdminGuard;
+  /** The metrics text: this process's registry, or (workers > 1) the whole host's, summed by the primary. */
+  readonly metricsText?: () => Promise<string>;
 }
 
 export type AdminHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -38,7 +40,7 @@ export function createAdminServer(deps: AdminDeps, extra: AdminLookup = () => un
       json(res, report.ready ? 200 : 503, { status: report.ready ? 'ready' : 'not_ready', checks: report.checks });
     },
     'GET /metrics': async (_req, res) => {
-      const body = await deps.registry.metrics();
+      const body = await (deps.metricsText ?? (() => deps.registry.metrics()))();
       res.writeHead(200, { 'content-type': deps.registry.contentType, 'cache-control': 'no-store' });
       res.end(body);
     },

@@ -77,8 +77,12 @@ export function createMetrics(registry: Registry, options: MetricsOptions = { de
       name: 'gateway_config_last_reload_success_timestamp_seconds',
       help: 'When the route table was last loaded successfully.',
       registers,
+      // With workers: the oldest, so one worker left behind by a failed reload shows.
+      aggregator: 'min',
     }),
-    routes: new Gauge({ name: 'gateway_routes', help: 'Routes in the active table.', registers }),
+    // With workers (workers.ts) the primary sums each series over the processes; these are per-process
+    // copies of one value, so the host's is the largest, not the sum.
+    routes: new Gauge({ name: 'gateway_routes', help: 'Routes in the active table.', registers, aggregator: 'max' }),
     authOutcomes: new HotCounter(registry, {
       name: 'gateway_auth_outcomes_total',
       help: 'Authentication outcomes by route, result (authenticated, refused, forbidden) and reason (authenticator id, error code, or the policy reason of a 403).',
@@ -177,7 +181,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions = { de
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
-    jwksKeys: new Gauge({ name: 'gateway_jwks_keys', help: 'Keys held from each issuer\'s JWKS.', labelNames: ['issuer'] as const, registers }),
+    jwksKeys: new Gauge({ name: 'gateway_jwks_keys', help: 'Keys held from each issuer\'s JWKS.', labelNames: ['issuer'] as const, registers, aggregator: 'max' }),
     jwksStale: new Counter({
       name: 'gateway_jwks_stale_served_total',
       help: 'Verifications served from a key set past its freshness while the issuer could not be reached.',

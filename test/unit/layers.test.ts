@@ -32,8 +32,10 @@ export const LAYERS: Record<string, readonly string[]> = {
   // Adapters implement the ports of the domain parts; only the composition root picks them.
   adapters: [...CORE, 'config', 'sessions', 'refresh', 'revocation', 'rate-limit'],
   compose: [...CORE, 'config', 'wire', 'metrics', 'routing', 'keys', ...DOMAIN, 'pipeline', 'http', 'endpoints', 'adapters'],
-  main: [...CORE, 'config', 'wire', 'metrics', 'routing', 'keys', ...DOMAIN, 'pipeline', 'http', 'endpoints', 'adapters', 'compose'],
-  cli: [...CORE, 'config', 'keys', 'main'],
+  // The cluster primary and the workers' side of it: Node's cluster and prom-client only.
+  workers: [],
+  main: [...CORE, 'config', 'wire', 'metrics', 'routing', 'keys', ...DOMAIN, 'pipeline', 'http', 'endpoints', 'adapters', 'compose', 'workers'],
+  cli: [...CORE, 'config', 'keys', 'main', 'workers'],
 };
 
 function sources(dir: string): string[] {
