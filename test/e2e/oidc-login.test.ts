@@ -3,7 +3,7 @@
 // verifies the internal token with the mapped claims. Then the provider's back-channel logout ends
 // that browser's session, on this gateway instance and on a second one sharing the Redis, and its
 // next page is the provider's login again.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,7 +65,8 @@ beforeAll(async () => {
     redis: { url: redis.url },
     session: { store: 'redis', cookie: { name: 'gw-session', secure: false } },
     outboundTls: { caFile: idp.caFile },
-    login: { oidc: { corp: { issuer: idp.issuer, clientId: 'web', clientSecretEnv: 'WEB_SECRET', claims: { email: 'email', name: 'name', roles: 'realm_access.roles' } } } },
+    pages: { productName: 'Example Corp' },
+    login: { oidc: { corp: { label: 'Corporate account', issuer: idp.issuer, clientId: 'web', clientSecretEnv: 'WEB_SECRET', claims: { email: 'email', name: 'name', roles: 'realm_access.roles' } } } },
   });
   const routes = [{ ...route('web', '/app', appUrl), auth: 'session', signIn: 'corp', token: { audience: 'web', claims: ['email', 'name', 'roles'] } }];
   const env = { ...process.env, WEB_SECRET: 'web-secret-0123456789' };
@@ -86,6 +87,20 @@ afterAll(async () => {
 });
 
 describe('signing in with an OpenID Connect provider in a browser', () => {
+  it('the sign-in page offers the provider, and its button starts the sign-in there (screenshots at desktop and phone widths)', async () => {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    await page.goto(`${origin}/auth/login?return=%2Fapp%2Fhome`);
+    const button = page.getByRole('link', { name: 'Corporate account' });
+    expect(await button.count()).toBe(1);
+    await mkdir('test-results/screenshots', { recursive: true });
+    await page.screenshot({ path: 'test-results/screenshots/sign-in-providers-desktop.png', fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: 'test-results/screenshots/sign-in-providers-phone.png', fullPage: true });
+    await Promise.all([page.waitForURL((u) => u.origin === idp.issuer), button.click()]);
+    await context.close();
+  }, 30_000);
+
   it('protected page → the provider\'s login → back with a verified token and the mapped claims; back-channel logout ends it on both instances', async () => {
     // The provider's certificate is from the tests' CA: the browser is told to accept it.
     const context = await browser.newContext({ ignoreHTTPSErrors: true });

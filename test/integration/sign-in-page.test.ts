@@ -81,6 +81,25 @@ describe('GET /auth/login', () => {
   });
 });
 
+describe('login.password: false', () => {
+  it('turns password sign-in off everywhere, not only the form: POST /auth/login and /auth/token reach no credential check', async () => {
+    const gw = await startTestGateway({ routes: [], gateway: { login: { verifyUrl: `${env.verifier.url}/verify`, password: false } } });
+    try {
+      const before = env.verifier.received.length;
+      const json = JSON.stringify({ username: 'alice', password: 'pw-alice' });
+      const login = await request(`${gw.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', origin: gw.url }, body: json });
+      expect([login.statusCode, login.headers['set-cookie']]).toEqual([405, undefined]);
+      await login.body.dump();
+      const token = await request(`${gw.url}/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: json });
+      expect(token.statusCode).toBe(404);
+      await token.body.dump();
+      expect(env.verifier.received.length).toBe(before);
+    } finally {
+      await gw.stop();
+    }
+  });
+});
+
 describe('a failed sign-in form', () => {
   it('goes back to the page with invalid_credentials, keeping the return path', async () => {
     const res = await form(env.gw.url, { username: 'alice', password: 'wrong', redirect: '/app/x' });

@@ -321,6 +321,12 @@ export function authEndpoints(deps: AuthEndpointDeps): EndpointLookup {
     ['POST /auth/token', (ex) => token(ex, deps)],
     ['POST /auth/refresh', (ex) => refresh(ex, deps)],
   ]);
+  // login.password: false: no password sign-in at all, not only no form. A page-less POST would
+  // otherwise sign in around the providers' second factor with a guessed legacy password.
+  if (!deps.passwordSignIn) {
+    table.delete('POST /auth/login');
+    table.delete('POST /auth/token');
+  }
   const paths = new Set([...table.keys()].map((k) => k.slice(k.indexOf(' ') + 1)));
   const refuse = (code: 'method_not_allowed' | 'route_not_found'): EndpointHandler => async () => {
     throw new GatewayError(code);
