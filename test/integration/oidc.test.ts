@@ -4,6 +4,10 @@
 // back-channel logout (from the provider's own logout, and hand-made tokens good and bad) ending
 // sessions on both instances at once; RP-initiated logout; a route that names its provider; a
 // provider that is down.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportJWK, exportPKCS8, generateKeyPair } from 'jose';
 import { request } from 'undici';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +25,7 @@ let ws: WsUpstream;
 let gw1: TestGateway;
 let gw2: TestGateway;
 let origin = '';
+let keyFile = '';
 
 const ACCOUNTS = {
   alice: { sub: 'alice-sub', email: 'alice@example.com', name: 'Alice', groups: ['staff'], realm_access: { roles: ['admin', 'user'] } },
@@ -33,8 +38,19 @@ beforeAll(async () => {
   ws = await startWsUpstream();
   const port = await freePort();
   origin = `http://127.0.0.1:${port}`;
+  // private_key_jwt: the gateway's client key, its public half registered with the provider.
+  const clientKey = await generateKeyPair('ES256', { extractable: true });
+  const keyDir = await mkdtemp(join(tmpdir(), 'gw-client-key-'));
+  keyFile = join(keyDir, 'client.pem');
+  await writeFile(keyFile, await exportPKCS8(clientKey.privateKey), { mode: 0o600 });
   idp = await startOidcProvider({
     clients: [
+      {
+        client_id: 'gateway-pkjwt',
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [{ ...(await exportJWK(clientKey.publicKey)), kid: 'gw-client-1', alg: 'ES256', use: 'sig' }] },
+        redirect_uris: [`${origin}/auth/oidc/pkjwt/callback`],
+      },
       {
         client_id: 'gateway',
         client_secret: 'gateway-secret-0123456789',
@@ -64,6 +80,7 @@ beforeAll(async () => {
         // The same provider and client, asked for a stronger authentication than it gives.
         strong: { issuer: idp.issuer, clientId: 'gateway', clientSecretEnv: 'CORP_SECRET', acrValues: ['gold'] },
         mfa: { issuer: idp.issuer, clientId: 'gateway', clientSecretEnv: 'CORP_SECRET', requireAmr: ['hwk', 'otp'], backchannelLogout: false },
+        pkjwt: { issuer: idp.issuer, clientId: 'gateway-pkjwt', privateKeyJwt: { keyFile, algorithm: 'ES256', kid: 'gw-client-1' } },
       },
     },
   });
@@ -206,6 +223,13 @@ describe('OpenID Connect sign-in', () => {
     expect(await metric(gw1, /gateway_oidc_sign_ins_total\{provider="corp",result="token_invalid"\} [1-9]/)).toBe(true);
   });
 
+  it('authenticates to the token endpoint with private_key_jwt when configured so (no client secret)', async () => {
+    const s = await start(gw1, '/auth/oidc/pkjwt/start?return=%2Fapp%2Fk');
+    const cb = await callback((await idp.authorize(s.authorizationUrl, 'bob')).location, s.flowCookie);
+    expect([cb.status, cb.location, cb.error]).toEqual([303, '/app/k', undefined]);
+    expect(await status(gw2, `gw-session=${cb.session as string}`)).toBe(200);
+  });
+
   it('passes prompt and login_hint through when asked (known prompts only)', async () => {
     const s = await start(gw1, '/auth/oidc/corp/start?prompt=login&login_hint=alice%40example.com');
     const u = new URL(s.authorizationUrl);
@@ -314,7 +338,6 @@ describe('back-channel logout', () => {
       ['no jti', await idp.signLogoutToken({ sub: 'alice-sub', aud: 'gateway', jti: undefined })],
       ['unsigned', await idp.signLogoutToken({ sub: 'alice-sub', aud: 'gateway' }, { alg: 'none' })],
     ];
-    const { generateKeyPair } = await import('jose');
     const forger = await generateKeyPair('RS256');
     bad.push(['another key', await idp.signLogoutToken({ sub: 'alice-sub', aud: 'gateway' }, { key: { privateKey: forger.privateKey, alg: 'RS256', kid: idp.keys[0]?.kid as string } })]);
     for (const [why, token] of bad) expect([why, await post(token)]).toEqual([why, { status: 400, error: 'invalid_logout_token' }]);
