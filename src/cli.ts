@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `gateway start | check-config | keygen | sessions revoke`. Every command but keygen reads
+// `gateway start | check-config | explain | keygen | sessions revoke`. Every command but keygen reads
 // --config PATH, falling back to GATEWAY_CONFIG, then ./config/gateway.yaml.
 import { parseArgs } from 'node:util';
 import { developmentSettings } from './config/development.js';
@@ -8,7 +8,7 @@ import { ConfigError, formatProblem } from './errors.js';
 import { KEYGEN_ALGORITHMS, type KeygenAlgorithm } from './jwt.js';
 import { writeKey } from './keys/keygen.js';
 import { createLogger } from './log.js';
-import { revokeUser, startGateway } from './main.js';
+import { explainFromConfig, ExplainInputError, formatExplanation, revokeUser, routeWarnings, startGateway } from './main.js';
 import { isWorker, runPrimary, workerCount } from './workers.js';
 
 const HELP = `Usage: gateway <command> [options]
@@ -17,7 +17,19 @@ Commands:
   start          Run the gateway.
   check-config   Validate gateway.yaml and its routes file; exit 0 when valid, 1 otherwise.
                  Development settings are warnings; with --production (or NODE_ENV=production)
-                 they fail the check.
+                 they fail the check. Routes no request can reach (shadowed by an earlier route
+                 or a more specific host) and overlaps whose winner depends on subtle precedence
+                 (a more specific host beating a longer path, a longer prefix answering 405 for
+                 methods a shorter one takes) are warnings naming both routes; with --strict
+                 every warning fails the check.
+  explain METHOD URL
+                 What the gateway would do with this request, and why: every normalization
+                 step, the route matched (or why none), its policy in words, the authentication
+                 tried, CSRF, the headers dropped and added, and the decision (allowed, or 401,
+                 403 with its reason, 503...) with the claims of the internal token it would
+                 mint. Built from the configuration like "start" (the same Redis, keys and
+                 issuers), without listening. URL is http(s)://host/path?query or /path (Host
+                 from --header). The token, cookie and bearer token are never printed.
   keygen         Write a new signing key (private JWK) into a keys directory.
   sessions revoke --user SUB
                  End every session of a user on every instance (as the admin endpoint does).
@@ -29,6 +41,12 @@ Options:
   --kid KID      keygen: key id (default: the UTC time and part of the thumbprint, so keys sort by age)
   --user SUB     sessions revoke: the user whose sessions end
   --production   check-config: development settings are problems, not warnings
+  --strict       check-config: any warning fails the check (exit 1)
+  --header 'K: V'
+                 explain: a request header line (repeat for more)
+  --cookie VALUE explain: the session cookie's value ("-": read it from stdin)
+  --bearer TOKEN explain: a bearer token, sent as Authorization: Bearer ("-": from stdin)
+  --json         explain: print the report as JSON
   -h, --help     Show this help.
 `;
 
@@ -44,6 +62,11 @@ async function main(argv: string[]): Promise<number> {
       kid: { type: 'string' },
       user: { type: 'string' },
       production: { type: 'boolean' },
+      strict: { type: 'boolean' },
+      header: { type: 'string', multiple: true },
+      cookie: { type: 'string' },
+      bearer: { type: 'string' },
+      json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -64,13 +87,22 @@ async function main(argv: string[]): Promise<number> {
           console.error(`${dev.length} development setting(s) in a configuration checked for production`);
           return 1;
         }
-        console.log(`${cfg.gatewayFile}: ok (${cfg.routes.length} routes from ${cfg.routesFile})`);
+        const overlaps = routeWarnings(cfg);
+        for (const w of overlaps) console.error(`${cfg.routesFile}: warning (${w.kind.replace('_', ' ')}): ${w.message}`);
+        const warnings = overlaps.length + (production ? 0 : dev.length);
+        if (values.strict && warnings > 0) {
+          console.error(`${warnings} warning(s), and --strict makes them fail the check`);
+          return 1;
+        }
+        console.log(`${cfg.gatewayFile}: ok (${cfg.routes.length} routes from ${cfg.routesFile}${warnings > 0 ? `; ${warnings} warning(s)` : ''})`);
         return 0;
       } catch (err) {
         return reportConfigError(err);
       }
     case 'start':
       return start(configPath);
+    case 'explain':
+      return explain(configPath, positionals.slice(1), values);
     case 'keygen': {
       if (!(KEYGEN_ALGORITHMS as readonly string[]).includes(values.alg)) {
         console.error(`--alg ${values.alg} is not one of ${KEYGEN_ALGORITHMS.join(', ')}`);
@@ -97,6 +129,52 @@ async function main(argv: string[]): Promise<number> {
     default:
       console.error(`unknown command "${command}"\n\n${HELP}`);
       return 2;
+  }
+}
+
+const EXPLAIN_USAGE = "usage: gateway explain [--config PATH] METHOD URL [--header 'K: V']... [--cookie VALUE|-] [--bearer TOKEN|-] [--json]";
+
+/** `-`: the first line of stdin (a secret kept off the command line, where `ps` shows it). */
+async function secret(value: string | undefined): Promise<string | undefined> {
+  if (value !== '-') return value;
+  let text = '';
+  for await (const chunk of process.stdin) text += (chunk as Buffer).toString('utf8');
+  return text.split(/\r?\n/)[0]?.trim();
+}
+
+async function explain(
+  configPath: string,
+  args: string[],
+  values: { header?: string[] | undefined; cookie?: string | undefined; bearer?: string | undefined; json?: boolean | undefined },
+): Promise<number> {
+  const [method, url, extra] = args;
+  if (method === undefined || url === undefined || extra !== undefined) {
+    console.error(EXPLAIN_USAGE);
+    return 2;
+  }
+  const headers: [string, string][] = [];
+  for (const line of values.header ?? []) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) {
+      console.error(`--header ${JSON.stringify(line)}: write it as 'Name: value'\n${EXPLAIN_USAGE}`);
+      return 2;
+    }
+    headers.push([line.slice(0, colon).trim(), line.slice(colon + 1).trim()]);
+  }
+  if (values.cookie === '-' && values.bearer === '-') {
+    console.error('only one of --cookie and --bearer can be read from stdin');
+    return 2;
+  }
+  try {
+    const report = await explainFromConfig(configPath, { method, url, headers, cookie: await secret(values.cookie), bearer: await secret(values.bearer) });
+    console.log(values.json ? JSON.stringify(report, null, 2) : formatExplanation(report));
+    return 0;
+  } catch (err) {
+    if (err instanceof ExplainInputError) {
+      console.error(`${err.message}\n${EXPLAIN_USAGE}`);
+      return 2;
+    }
+    return reportConfigError(err);
   }
 }
 

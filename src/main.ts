@@ -1,22 +1,22 @@
 // Composition root: load configuration, build the adapters, wire the stages, listen. The only
 // module that knows every other one; tests build whole gateways through startGateway().
 import { randomUUID } from 'node:crypto';
-import { dirname, resolve } from 'node:path';
-import { loadErrorPage } from './config/error-page.js';
+import { dirname } from 'node:path';
 import type { AddressInfo, Server as NetServer } from 'node:net';
-import { BlockList, isIP } from 'node:net';
 import { Registry } from 'prom-client';
 import { adminTls, edgeTls, type EdgeTls } from './compose/edge-tls.js';
 import { buildAuthLayer } from './compose/auth.js';
 import { buildLiveSockets } from './compose/live-sockets.js';
+import { explainDeps } from './compose/explain.js';
+import { gatewayErrorPage, routeCompileOptions, trustedProxyList } from './compose/routes.js';
 import { developmentSettings } from './config/development.js';
 import { loadConfig, type LoadedConfig } from './config/load.js';
 import type { VerifyCredentials } from './endpoints/auth/verify.js';
 import type { JwksFetch } from './keys/remote-jwks.js';
-import { DEFAULT_IDENTITY_HEADERS } from './config/header-names.js';
 import { contentHash, watchRoutesFile, type RoutesWatcher } from './config/watch.js';
 import { createAdminServer } from './endpoints/admin.js';
 import { isWorker, workerId, workerMetrics } from './workers.js';
+import { adminExplainEndpoint } from './endpoints/admin-explain.js';
 import { AdminGuard, loadAdminCredential } from './endpoints/admin-guard.js';
 import { Readiness } from './endpoints/readiness.js';
 import { ConfigError } from './errors.js';
@@ -77,18 +77,6 @@ export interface Gateway {
 }
 
 
-function trustedProxyList(cidrs: readonly string[]): BlockList | undefined {
-  if (cidrs.length === 0) return undefined;
-  const list = new BlockList();
-  for (const c of cidrs) {
-    const [addr, bits] = c.split('/') as [string, string | undefined];
-    const type = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
-    if (bits === undefined) list.addAddress(addr, type);
-    else list.addSubnet(addr, Number(bits), type);
-  }
-  return list;
-}
-
 function listen(server: NetServer, host: string, port: number, scheme = 'http'): Promise<string> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -130,21 +118,8 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     keepAliveTimeoutMs: gw.upstreams.keepAliveTimeout,
   });
   const auth = await buildAuthLayer({ config, env, clock, logger, metrics, readiness, verify: opts.verify, jwksFetch: opts.jwksFetch, production: opts.production });
-  const html = gw.errorPages.html;
-  const errorPage = html ? loadErrorPage(resolve(dirname(config.gatewayFile), html), { file: config.gatewayFile, path: 'errorPages.html' }) : undefined;
-  const compileOptions = {
-    routesFile: config.routesFile,
-    errorPage,
-    warn: (msg: string, fields: Record<string, unknown>) => logger.warn(fields, msg),
-    auth: auth.routeDeps,
-    pools,
-    clock,
-    ejectForMs: gw.upstreams.ejectFor,
-    defaultMaxBodySize: gw.limits.maxBodySize,
-    identityHeaders: [...DEFAULT_IDENTITY_HEADERS, ...gw.identityHeaders],
-    trustedProxyHeaders: gw.trustedProxyHeaders,
-    routing: gw.routing,
-  };
+  const errorPage = gatewayErrorPage(config);
+  const compileOptions = routeCompileOptions(config, { auth: auth.routeDeps, pools, clock, logger, errorPage });
   let routes: ActiveRoutes;
   try {
     routes = new ActiveRoutes(compileRoutes(config.routes, compileOptions), {
@@ -188,7 +163,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     errorPage,
     hsts: tls.hsts,
     clientCertificates: gw.listen.tls?.clientCertificates !== undefined,
-    forwardAuth: gw.forwardAuth.enabled,
+    forwardAuth: gw.forwardAuth.enabled ? gw.forwardAuth.edge : undefined,
   };
   const publicServer = createPublicServer(
     handlerDeps,
@@ -206,6 +181,7 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
           maxConcurrentStreams: gw.listen.tls.http2.maxConcurrentStreams,
           idleTimeoutMs: gw.listen.tls.http2.idleTimeout,
           maxResetsPerSecond: gw.listen.tls.http2.maxResetsPerSecond,
+          requestTimeoutMs: gw.limits.requestTimeout,
           onResetFlood: (peer) => {
             metrics.http2ResetFloods.inc();
             logger.warn({ peer }, 'HTTP/2 connection cut: too many streams reset by the client (rapid reset)');
@@ -219,7 +195,9 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
     throw err;
   });
   const metricsText = isWorker() ? workerMetrics(registry) : undefined;
-  const adminServer = createAdminServer({ registry, readiness, logger, newRequestId, guard, metricsText }, auth.adminEndpoints, adminCert.options);
+  // POST /explain answers from this instance's live route table and auth layer.
+  const explain = adminExplainEndpoint(explainDeps(config, handlerDeps), logger);
+  const adminServer = createAdminServer({ registry, readiness, logger, newRequestId, guard, metricsText }, (m, p) => explain(m, p) ?? auth.adminEndpoints(m, p), adminCert.options);
   const reloadAdminCertificate = adminCert.attach(adminServer);
   watchAcceptErrors(publicServer, 'public', { logger, counter: metrics.acceptErrors, clock });
   watchAcceptErrors(adminServer, 'admin', { logger, counter: metrics.acceptErrors, clock });
@@ -279,6 +257,9 @@ export async function startGateway(opts: StartOptions): Promise<Gateway> {
 
   return { config, url, adminUrl, registry, logger, auth, reloadRoutes, reloadCertificate: async () => (await Promise.all([edge.reload(), reloadAdminCertificate()]))[0], shutdown, flushLogs: () => stdout?.flushSync() };
 }
+
+// `gateway explain` and check-config's route warnings (compose/explain.ts), for the CLI.
+export { explainFromConfig, ExplainInputError, formatExplanation, routeWarnings, type ExplainInput, type ExplainReport, type RouteWarning } from './compose/explain.js';
 
 /**
  * `gateway sessions revoke --user SUB`: end every session of a user through the same session

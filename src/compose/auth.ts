@@ -35,7 +35,7 @@ import { undiciJwksFetch, type JwksFetch } from '../keys/remote-jwks.js';
 import { outboundDispatcher } from './outbound.js';
 import { buildTokenLayer, type TokenLayer } from './tokens.js';
 import { buildOidcProviders } from './oidc.js';
-import { oidcEndpoints } from '../endpoints/auth/oidc/endpoints.js';
+import { flowCookieName, oidcEndpoints } from '../endpoints/auth/oidc/endpoints.js';
 import { failClosed } from '../sessions/idp-store.js';
 
 export interface AuthLayer {
@@ -257,7 +257,10 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
     observe: {
       signIn: (provider, result) => metrics.oidcSignIns.labels(provider, result).inc(),
       backchannel: (provider, result) => metrics.oidcBackchannel.labels(provider, result).inc(),
+      rateLimited: () => metrics.rateLimited.labels('oidc_start').inc(),
     },
+    // Five times the password budget per address: a start costs no credential check, but a flow in Redis.
+    startLimit: { store: observedRateLimits(backend.rateLimits, storeCall), max: gw.login.rateLimit.perAddress.max * 5, window: gw.login.rateLimit.perAddress.window },
     logger,
   });
   const jwks = { label: JWKS_PATH, run: async (ex: Exchange) => serveJwks(keys, ex.req, ex.res) };
@@ -279,7 +282,7 @@ async function assemble(opts: AuthLayerOptions, keys: KeySet, backend: SessionBa
       challenge: `Cookie realm="gateway", cookie-name="${routeCookie}"`,
       allowedOrigins,
       // Every cookie the gateway owns, whichever one the routes authenticate with.
-      ownedCookies: [...new Set([s.cookie.name, routeCookie, gw.accessTokens.refresh.cookieName])],
+      ownedCookies: [...new Set([s.cookie.name, routeCookie, gw.accessTokens.refresh.cookieName, flowCookieName(attrs)])],
     },
     endpoints,
     adminEndpoints,

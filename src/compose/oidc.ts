@@ -45,6 +45,7 @@ export async function buildOidcProviders(config: LoadedConfig, env: NodeJS.Proce
         acrValues: p.acrValues,
         requireAmr: p.requireAmr,
         userinfo: p.userinfo,
+        requireVerifiedEmail: p.requireVerifiedEmail,
         endSession: p.endSession,
         backchannel: p.backchannelLogout,
         postLogoutRedirect: p.postLogoutRedirect ?? (firstOrigin ? `${new URL(firstOrigin).origin}/` : undefined),

@@ -96,6 +96,11 @@ const oidcProvider = z
     acrValues: z.array(z.string().min(1)).optional(),
     /** amr values of which the ID token must carry at least one (e.g. mfa, otp, hwk). */
     requireAmr: z.array(z.string().min(1)).optional(),
+    /**
+     * An `email` the provider has not verified (email_verified is not true) is not put in the
+     * session: an upstream keyed by email would take it for the mailbox's owner ("nOAuth").
+     */
+    requireVerifiedEmail: z.boolean().default(true),
     /** Read the userinfo endpoint after the code exchange (claims that are not in the ID token). */
     userinfo: z.boolean().default(false),
     /** RP-initiated logout at the provider (end_session_endpoint) after the local one. */
@@ -296,7 +301,13 @@ export const gatewaySchema = z.strictObject({
    */
   forwardAuth: section({
     enabled: z.boolean().default(false),
-  }),
+    /**
+     * The edge proxy that asks: its headers, and only its, say what the original request was
+     * (nginx: X-Original-URL/-Method; caddy, traefik: X-Forwarded-Method/-Uri/-Host/-Proto; envoy:
+     * the path after /auth/decide). Another's in a request are a client's, and refused.
+     */
+    edge: z.enum(['nginx', 'caddy', 'traefik', 'envoy']).optional(),
+  }).refine((f) => !f.enabled || f.edge !== undefined, { message: 'say which edge proxy asks for decisions: edge: nginx | caddy | traefik | envoy', path: ['edge'] }),
   /** The sign-in and devices pages: plain server-rendered HTML, themed here without forking. */
   pages: section({
     productName: z.string().min(1).max(80).default('Gateway'),
@@ -437,6 +448,13 @@ export const gatewaySchema = z.strictObject({
     }
     if (!('sub' in iss.claims)) ctx.addIssue({ code: 'custom', path: ['issuers', i, 'claims'], message: 'must map sub' });
   });
+  // Two sources naming users by their own plain ids would make one gateway user of two people
+  // (the same sub at two providers, or a provider's sub equal to a password user's).
+  const plainIssuers = new Set(Object.values(g.login.oidc).filter((p) => p.subject === 'plain').map((p) => p.issuer));
+  const passwords = (g.login.password ?? g.login.verifyUrl !== undefined) ? 1 : 0;
+  if (plainIssuers.size + passwords > 1) {
+    ctx.addIssue({ code: 'custom', path: ['login', 'oidc'], message: `${plainIssuers.size + passwords} sources of users name them by plain ids (${[...plainIssuers].join(', ')}${passwords ? ', the password sign-in' : ''}): give providers subject: scoped, so a provider's sub can never be another source's user` });
+  }
   // Several processes each with sessions of its own would be several gateways that cannot revoke each other's.
   if (g.workers !== 1 && (g.session.store !== 'redis' || g.session.memoryFallback)) {
     ctx.addIssue({ code: 'custom', path: ['workers'], message: 'several workers share sessions through Redis: needs session.store: redis without memoryFallback' });

@@ -74,6 +74,7 @@ export function upstreamPath(route: ForwardRoute, target: UpstreamTarget, ex: Fo
 
 function requestBody(route: ForwardRoute, ex: ForwardExchange): IncomingMessage | Transform | null {
   const req = ex.req;
+  if (req.httpVersionMajor === 2) return h2Body(route, ex);
   const cl = req.headers['content-length'];
   if (cl !== undefined) {
     if (Number(cl) > route.maxBodySize) throw new GatewayError('body_too_large', { headers: { connection: 'close' } });
@@ -96,11 +97,34 @@ export function invite(ex: Pick<ForwardExchange, 'req' | 'res'>): void {
   if (typeof expect === 'string' && expect.toLowerCase() === '100-continue') ex.res.writeContinue();
 }
 
+/**
+ * An HTTP/2 request body: framed by its stream, with or without a Content-Length. Always counted
+ * (the limit holds without a declared length), checked against a declared length at its end, and
+ * broken off when the client resets the stream: Node's compatibility request then ends as if the
+ * body were complete, which would send the upstream a whole, shorter request.
+ */
+function h2Body(route: ForwardRoute, ex: ForwardExchange): Transform | null {
+  const req = ex.req as IncomingMessage & { stream?: { endAfterHeaders?: boolean }; aborted: boolean };
+  if (req.stream?.endAfterHeaders) return null;
+  const cl = req.headers['content-length'];
+  const declared = cl === undefined ? undefined : Number(cl);
+  if (declared !== undefined && declared > route.maxBodySize) throw new GatewayError('body_too_large');
+  if (declared === 0) return null;
+  invite(ex);
+  const body = new BodyLimit(route.maxBodySize, ex, declared);
+  const broken = () => body.destroy(new Error('the client reset the stream before its body ended'));
+  if (req.aborted) broken();
+  else req.once('aborted', broken);
+  return req.pipe(body);
+}
+
 class BodyLimit extends Transform {
   private seen = 0;
   constructor(
     private readonly max: number,
     private readonly ex: ForwardExchange,
+    /** A declared Content-Length the body must match (HTTP/2: nghttp2 is not relied on for it). */
+    private readonly declared?: number,
   ) {
     super();
   }
@@ -112,6 +136,10 @@ class BodyLimit extends Transform {
       return;
     }
     cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    if (this.declared !== undefined && this.seen !== this.declared) cb(new Error('the body is not as long as its Content-Length'));
+    else cb();
   }
 }
 

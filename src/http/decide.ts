@@ -20,44 +20,32 @@ import { admitRequest, matchRoute, runStages, type ResolveDeps } from './resolve
 
 export const DECIDE_PATH = '/auth/decide';
 
-/** Headers an edge proxy sets on its own (the forwarded request, its hop): read here, never refused. */
-const EDGE_SET: ReadonlySet<string> = new Set([
-  'host',
-  'connection',
-  'keep-alive',
-  'upgrade',
-  'proxy-connection',
-  'proxy-authorization',
-  'trailer',
-  'content-length',
-  'transfer-encoding',
-  'te',
-  'expect',
-  'forwarded',
-  'x-forwarded-for',
-  'x-forwarded-proto',
-  'x-forwarded-host',
-  'x-forwarded-port',
-  'x-forwarded-uri',
-  'x-forwarded-method',
-  'x-forwarded-prefix',
-  'x-forwarded-server',
-  'x-original-url',
-  'x-original-uri',
-  'x-original-method',
-  'x-real-ip',
-  'x-request-id',
-  'x-envoy-internal',
-  'x-envoy-expected-rq-timeout-ms',
-]);
+export type EdgeKind = 'nginx' | 'caddy' | 'traefik' | 'envoy';
+
+/** Headers of any hop (framing, the connection): never the client's word about the request. */
+const HOP: readonly string[] = ['host', 'connection', 'keep-alive', 'content-length', 'transfer-encoding', 'te', 'expect', 'upgrade', 'proxy-connection', 'proxy-authorization', 'trailer', 'x-request-id'];
+
+/**
+ * What each edge sets on the decision request itself (overwriting a client's copy): read here, not
+ * refused. Any other routing or forwarding header in a decision request came from the client (the
+ * edges pass the client's headers on), and would reach the upstream too: refused.
+ */
+const EDGE_SET: Readonly<Record<EdgeKind, ReadonlySet<string>>> = {
+  // The documented snippet (and ingress-nginx, which also sends X-Auth-Request-Redirect and X-Sent-From).
+  nginx: new Set([...HOP, 'x-original-url', 'x-original-method', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-auth-request-redirect', 'x-sent-from']),
+  caddy: new Set([...HOP, 'x-forwarded-method', 'x-forwarded-uri', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']),
+  traefik: new Set([...HOP, 'x-forwarded-method', 'x-forwarded-uri', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-server', 'x-real-ip']),
+  envoy: new Set([...HOP, 'x-forwarded-for', 'x-forwarded-proto', 'x-envoy-internal', 'x-envoy-expected-rq-timeout-ms', 'x-forwarded-client-cert']),
+};
 
 /** Headers of the original request the upstream gets from the edge, set by this answer instead. */
 const ANSWERED: ReadonlySet<string> = new Set(['cookie', 'authorization']);
 
-/** The original request, as the edge describes it. */
+/** The original request, as the edge describes it. `rawPath` is its path exactly as the upstream will get it. */
 interface Original {
   readonly method: string;
   readonly uri: string;
+  readonly rawPath: string;
   readonly host: string;
   readonly proto: string;
 }
@@ -66,41 +54,47 @@ function one(v: string | string[] | undefined): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
+// An absolute URL split by hand: a WHATWG parse would resolve `..` and `%2e` before the gateway
+// decides, while the edge sends the upstream the path as the client wrote it.
+const ABSOLUTE = /^(https?):\/\/([^/?#\s]+)(\/[^#\s]*)?$/i;
+
 /**
- * Method, URI, host and scheme from what each edge sends: X-Forwarded-Method/-Uri/-Host/-Proto
- * (Caddy, Traefik, the documented nginx snippet), X-Original-URL/-Method (nginx's usual
- * auth_request set-up, ingress-nginx), or, for Envoy's ext_authz, the request itself with the
- * original path after /auth/decide.
+ * Method, URI, host and scheme from the headers of the configured edge only: nginx's
+ * X-Original-URL/-Method (the URL absolute, so host and scheme come with it), Caddy's and Traefik's
+ * X-Forwarded-Method/-Uri/-Host/-Proto, Envoy's request itself with the original path after
+ * /auth/decide.
  */
-function readOriginal(req: IncomingMessage, path: string): Original {
+function readOriginal(req: IncomingMessage, path: string, edge: EdgeKind): Original {
   const h = req.headers;
-  let uri = one(h['x-forwarded-uri']);
-  let host = one(h['x-forwarded-host']);
-  let proto = one(h['x-forwarded-proto']);
-  const originalUrl = one(h['x-original-url']);
-  if (uri === undefined && originalUrl !== undefined) {
-    if (originalUrl.startsWith('/')) uri = originalUrl;
-    else {
-      let u: URL;
-      try {
-        u = new URL(originalUrl);
-      } catch {
-        throw new GatewayError('bad_request', { detail: 'X-Original-URL is not a URL' });
-      }
-      uri = u.pathname + u.search;
-      host ??= u.host;
-      proto ??= u.protocol.slice(0, -1);
-    }
-  }
-  if (uri === undefined && path.startsWith(`${DECIDE_PATH}/`)) {
+  let uri: string | undefined;
+  let host: string | undefined;
+  let proto: string | undefined;
+  let method: string | undefined;
+  if (edge === 'nginx') {
+    const m = ABSOLUTE.exec(one(h['x-original-url']) ?? '');
+    if (!m) throw new GatewayError('bad_request', { detail: 'X-Original-URL must be the absolute URL ($scheme://$http_host$request_uri)' });
+    proto = (m[1] as string).toLowerCase();
+    host = m[2] as string;
+    uri = m[3] ?? '/';
+    method = one(h['x-original-method']);
+  } else if (edge === 'envoy') {
+    if (!path.startsWith(`${DECIDE_PATH}/`)) throw new GatewayError('bad_request', { detail: 'Envoy asks with the original path after /auth/decide' });
     const raw = req.url ?? '';
-    uri = raw.slice(raw.toLowerCase().indexOf(DECIDE_PATH) + DECIDE_PATH.length);
+    uri = raw.slice(DECIDE_PATH.length);
+    host = one(h.host);
+    proto = one(h['x-forwarded-proto']);
+    method = req.method;
+  } else {
+    uri = one(h['x-forwarded-uri']);
+    host = one(h['x-forwarded-host']);
+    proto = one(h['x-forwarded-proto']);
+    method = one(h['x-forwarded-method']);
   }
-  if (uri === undefined || !uri.startsWith('/')) throw new GatewayError('bad_request', { detail: 'no original URI (X-Forwarded-Uri or X-Original-URL)' });
-  const method = (one(h['x-forwarded-method']) ?? one(h['x-original-method']) ?? req.method ?? 'GET').toUpperCase();
-  if (!/^[A-Z]{1,16}$/.test(method)) throw new GatewayError('bad_request', { detail: 'original method' });
-  if (proto !== 'http' && proto !== 'https') proto = 'http';
-  return { method, uri, host: host ?? one(h.host) ?? '', proto };
+  if (uri === undefined || !uri.startsWith('/')) throw new GatewayError('bad_request', { detail: 'no original URI' });
+  const m = (method ?? req.method ?? 'GET').toUpperCase();
+  if (!/^[A-Z]{1,16}$/.test(m)) throw new GatewayError('bad_request', { detail: 'original method' });
+  const q = uri.indexOf('?');
+  return { method: m, uri, rawPath: q === -1 ? uri : uri.slice(0, q), host: host ?? '', proto: proto === 'https' ? 'https' : 'http' };
 }
 
 /** The original request: the edge's subrequest seen through the original method, URI, Host and scheme. */
@@ -114,16 +108,20 @@ function originalRequest(req: IncomingMessage, o: Original): IncomingMessage {
 }
 
 /** Answer a decision request; `ex` is the edge's own request, already admitted. */
-export async function decide(deps: ResolveDeps, ex: Exchange): Promise<void> {
+export async function decide(deps: ResolveDeps, ex: Exchange, edge: EdgeKind): Promise<void> {
   if (!ex.trustedPeer) throw new GatewayError('decide_refused');
-  const o = readOriginal(ex.req, ex.path);
+  const o = readOriginal(ex.req, ex.path, edge);
   const orig = createExchange(originalRequest(ex.req, o), ex.res, ex.startedAt, () => ex.requestId);
   let route;
   try {
     admitRequest(deps, orig);
+    // Proxy mode sends the upstream the path it normalized; here the edge sends the client's own.
+    // A path that is not already in its normalized form could mean one thing to the gateway and
+    // another to the upstream (`/admin/%2e%2e/pub`): refused.
+    if (orig.encodedPath !== o.rawPath) throw new GatewayError('bad_path', { detail: 'not in normalized form' });
     route = matchRoute(deps, orig);
     ex.route = route;
-    refuseBelievedHeaders(orig, route.headerPolicy);
+    refuseBelievedHeaders(orig, route.headerPolicy, EDGE_SET[edge]);
     await runStages(route, orig);
   } catch (err) {
     throw asDecision(err, o);
@@ -149,11 +147,11 @@ export async function decide(deps: ResolveDeps, ex: Exchange): Promise<void> {
  * Headers the route's policy would drop in proxy mode, which the edge would pass on: an identity
  * header, an underscore spelling, a method or routing override, an internal token.
  */
-function refuseBelievedHeaders(ex: Exchange, policy: Parameters<typeof passes>[0]): void {
+function refuseBelievedHeaders(ex: Exchange, policy: Parameters<typeof passes>[0], edgeSet: ReadonlySet<string>): void {
   const raw = ex.req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as string).toLowerCase();
-    if (EDGE_SET.has(name)) continue;
+    if (edgeSet.has(name)) continue;
     if (ANSWERED.has(name)) {
       if (name === 'authorization' && isInternalBearer(raw[i + 1] as string)) throw new GatewayError('header_refused', { detail: 'internal token' });
       continue;

@@ -9,7 +9,9 @@
 import { constants, createSecureServer, type Http2SecureServer, type Http2Session, type ServerHttp2Stream } from 'node:http2';
 import { Server as Http1Server, type IncomingMessage } from 'node:http';
 import type { SecureContextOptions } from 'node:tls';
+import type { Duplex } from 'node:stream';
 import { GatewayError } from '../errors.js';
+import { errorBody, rawErrorResponse } from './error-response.js';
 import { normalizeHost } from '../routing/normalize.js';
 
 export interface H2Settings {
@@ -19,6 +21,8 @@ export interface H2Settings {
   readonly maxResetsPerSecond: number;
   /** Told when a connection is cut for resetting too many streams (metrics, a log line). */
   readonly onResetFlood: (peer: string) => void;
+  /** limits.requestTimeout: a stream whose request body has not arrived whole by then is reset. */
+  readonly requestTimeoutMs: number;
 }
 
 /** node:http's per-server settings, which its connection handling reads from the server object. */
@@ -30,6 +34,8 @@ export interface Http1Properties {
   readonly keepAliveTimeout: number;
   readonly connectionsCheckingInterval: number;
   readonly joinDuplicateHeaders: boolean;
+  /** HTTP/1.1 without Host is a 400 (RFC 9112 §3.2), as on the plain listener. */
+  readonly requireHostHeader: boolean;
 }
 
 /** The listener with what shutdown needs of both protocols (node:http's names). */
@@ -66,10 +72,31 @@ export function createH2Server(tls: SecureContextOptions, http1: Http1Properties
     session.setTimeout(h2.idleTimeoutMs, () => session.close());
     watchResets(session, h2);
   });
-  // HTTP/2 CONNECT (and RFC 8441's extended CONNECT) opens a tunnel: never one through the gateway.
-  server.on('connect', (_req: unknown, res: { writeHead(s: number, h: object): { end(b: string): void } }) => {
-    const body = JSON.stringify({ error: 'method_not_allowed', message: 'Method not allowed on this route.' });
-    res.writeHead(405, { 'content-type': 'application/json', 'x-gateway-error': 'method_not_allowed', 'cache-control': 'no-store' }).end(body);
+  // limits.requestTimeout per stream: the session's idle timer is kept alive by any frame, so a
+  // client dripping bodies on many streams would hold as many upstream requests open for ever.
+  server.on('stream', (stream: ServerHttp2Stream) => {
+    if (stream.endAfterHeaders) return;
+    const timer = setTimeout(() => stream.close(constants.NGHTTP2_CANCEL), h2.requestTimeoutMs);
+    timer.unref();
+    const done = () => clearTimeout(timer);
+    stream.once('end', done);
+    stream.once('close', done);
+  });
+  // CONNECT opens a tunnel: never one through the gateway. Over HTTP/2 it is a stream with a
+  // response object; over HTTP/1.1 (node:http's 'connect') a raw socket, answered and closed.
+  server.on('connect', (req: IncomingMessage, target: unknown) => {
+    try {
+      if (req.httpVersionMajor === 2) {
+        const res = target as { writeHead(s: number, h: object): { end(b: string): void } };
+        res.writeHead(405, { 'content-type': 'application/json', 'x-gateway-error': 'method_not_allowed', 'cache-control': 'no-store' }).end(errorBody('method_not_allowed', ''));
+      } else {
+        const socket = target as Duplex;
+        socket.on('error', () => socket.destroy());
+        socket.end(rawErrorResponse('method_not_allowed', ''));
+      }
+    } catch {
+      (target as { destroy?: () => void }).destroy?.();
+    }
   });
 
   const closeIdleHttp1 = server.closeIdleConnections.bind(server);

@@ -10,7 +10,7 @@ import type { AccessLog, Logger } from '../log.js';
 import { methodLabel, NO_ROUTE, type Metrics } from '../metrics/metrics.js';
 import { createExchange, type Exchange } from '../pipeline/exchange.js';
 import { renderError } from './error-response.js';
-import { decide, DECIDE_PATH } from './decide.js';
+import { decide, DECIDE_PATH, type EdgeKind } from './decide.js';
 import { admitRequest, matchRoute, runStages, type ResolveDeps } from './resolve.js';
 
 /** A gateway endpoint beside the proxy path (`/auth/*`, JWKS); it answers through ex.res or throws. */
@@ -37,8 +37,8 @@ export interface HandlerDeps extends ResolveDeps {
   readonly hsts?: string | undefined;
   /** listen.tls.clientCertificates is on: a verified certificate's subject goes upstream. */
   readonly clientCertificates?: boolean;
-  /** forwardAuth.enabled: /auth/decide answers trusted edge proxies (decide.ts). */
-  readonly forwardAuth?: boolean;
+  /** forwardAuth (enabled): /auth/decide answers this kind of trusted edge proxy (decide.ts). */
+  readonly forwardAuth?: EdgeKind | undefined;
 }
 
 // The exchange is kept on the response so the 'close' listener can be one shared function.
@@ -72,7 +72,7 @@ async function handle(deps: HandlerDeps, ex: Exchange, hooks: ForwardHooks): Pro
   const method = ex.req.method ?? 'GET';
   if (deps.forwardAuth && (ex.path === DECIDE_PATH || ex.path.startsWith(`${DECIDE_PATH}/`))) {
     ex.endpoint = DECIDE_PATH;
-    await decide(deps, ex);
+    await decide(deps, ex, deps.forwardAuth);
     return;
   }
   const endpoint = deps.endpoints(method, ex.path);

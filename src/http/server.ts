@@ -81,6 +81,7 @@ export function createPublicServer(deps: HandlerDeps, limits: ServerLimits, webs
     connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4))),
     // Duplicate headers stay separate in rawHeaders; the merged object is only read for single-valued ones.
     joinDuplicateHeaders: false,
+    requireHostHeader: true,
     // Node silently drops header lines past maxHeadersCount, which would hide a duplicate Host or a
     // second session cookie behind the limit: keep one more than allowed, so too many is refused.
     maxHeadersCount: limits.maxHeaderCount + 1,

@@ -154,7 +154,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions = { de
     }),
     rateLimited: new Counter({
       name: 'gateway_rate_limit_refusals_total',
-      help: 'Sign-ins refused by a rate limit, by limit (address, username).',
+      help: 'Sign-ins refused by a rate limit, by limit (address, username, oidc_start).',
       labelNames: ['limit'] as const,
       registers,
     }),

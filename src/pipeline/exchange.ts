@@ -13,6 +13,8 @@ import type { Principal } from './principal.js';
 export type Stage = (ex: Exchange) => void | Promise<void>;
 
 export interface CompiledRoute extends Matchable, ForwardRoute {
+  /** Its configuration (a rule's: expanded into a route of its own), for `gateway explain` to describe. */
+  readonly config: RouteConfig;
   /** public | session | bearer | session_or_bearer. */
   readonly auth: RouteConfig['auth'];
   /** Whether WebSocket upgrades are proxied on this route. */

@@ -10,7 +10,8 @@ import { buildHeaderPolicy } from '../forward/headers.js';
 import type { PoolRegistry } from '../forward/pools.js';
 import type { Clock } from '../clock.js';
 import { UpstreamGroup, type UpstreamTarget } from '../forward/upstream-group.js';
-import { RouteTable } from '../routing/table.js';
+import type { OverlapRoute } from '../routing/overlap.js';
+import { RouteTable, type Matchable } from '../routing/table.js';
 import { authenticateStage, type Authenticator, type AuthOutcomes } from './authn/authenticator.js';
 import { policyStage } from './authz/policy.js';
 import { csrfStage } from './csrf/csrf.js';
@@ -154,6 +155,29 @@ function compileStages(c: RouteConfig, auth: AuthDeps): Stage[] {
   return stages;
 }
 
+function trimSlash(p: string): string {
+  return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
+}
+
+/** What the route table matches a route (or an expanded rule) by. */
+function matchOf(c: RouteConfig, routing: CompileOptions['routing']): Matchable {
+  let methods: Set<string> | null = null;
+  if (c.match.methods) {
+    methods = new Set(c.match.methods);
+    // HEAD is GET without a body (RFC 9110 §9.3.2): a route that serves GET serves HEAD.
+    if (methods.has('GET')) methods.add('HEAD');
+  }
+  return { host: c.match.host, prefix: trimSlash(c.match.path), methods, caseInsensitive: c.match.caseInsensitive ?? routing.caseInsensitive };
+}
+
+/**
+ * Every route and rule as the table matches it, in the table's order (each route's rules first),
+ * without compiling anything else: what `gateway check-config` looks for overlaps in.
+ */
+export function routeMatchables(file: readonly RouteConfig[], routing: CompileOptions['routing']): OverlapRoute[] {
+  return file.flatMap((c) => withRules(c).map((x) => ({ name: x.name, ruleOf: x === c ? undefined : c.name, ...matchOf(x, routing) })));
+}
+
 function compileRoute(c: RouteConfig, opts: CompileOptions, stripPath: string): CompiledRoute {
   if (c.signIn !== undefined && !opts.auth.signInProviders.has(c.signIn)) {
     throw new ConfigError([{ file: opts.routesFile, line: 0, column: 0, path: `routes[${c.name}].signIn`, message: `names no provider of login.oidc in gateway.yaml (${[...opts.auth.signInProviders].join(', ') || 'none configured'})` }]);
@@ -173,22 +197,16 @@ function compileRoute(c: RouteConfig, opts: CompileOptions, stripPath: string): 
       secure: u.protocol === 'https:',
     };
   });
-  let methods: Set<string> | null = null;
-  if (c.match.methods) {
-    methods = new Set(c.match.methods);
-    // HEAD is GET without a body (RFC 9110 §9.3.2): a route that serves GET serves HEAD.
-    if (methods.has('GET')) methods.add('HEAD');
-  }
-  const trim = (p: string) => (p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p);
-  const prefix = trim(c.match.path);
-  const strip = trim(stripPath);
+  const { host, prefix, methods, caseInsensitive } = matchOf(c, opts.routing);
+  const strip = trimSlash(stripPath);
   return {
     name: c.name,
-    host: c.match.host,
+    config: c,
+    host,
     prefix,
     prefixSegments: strip === '/' ? 0 : strip.split('/').length - 1,
     methods,
-    caseInsensitive: c.match.caseInsensitive ?? opts.routing.caseInsensitive,
+    caseInsensitive,
     allow: methods ? [...methods].sort().join(', ') : undefined,
     auth: c.auth,
     websocket: c.websocket,

@@ -16,6 +16,21 @@
 //   sign, which code page 932 maps to `\`: the "WorstFit" research, 2025).
 import { GatewayError } from '../errors.js';
 
+/**
+ * One step of normalization, for `gateway explain` (explainTarget): what changed and how the path
+ * then reads. Only the slow path reports steps, and only when asked: requests never build them.
+ */
+export interface NormalizeStep {
+  /** backslash, percent_decode, empty_segment, dot_segment, dot_dot_segment, encode. */
+  readonly step: string;
+  /** In words. */
+  readonly detail: string;
+  /** The path as it reads after this step: the segments done (decoded), then the raw rest. */
+  readonly path: string;
+}
+
+export type NormalizeTrace = (step: NormalizeStep) => void;
+
 export interface NormalizedTarget {
   /** The decoded, normalized path: compared with route prefixes. */
   readonly path: string;
@@ -53,25 +68,30 @@ function hasLookalike(segment: string): boolean {
   return nfkc !== segment && syntaxCount(nfkc) > syntaxCount(segment);
 }
 
-export function normalizeTarget(rawTarget: string): NormalizedTarget {
+/** `trace` is for `gateway explain` (explainTarget); a plain path, the common case, never reaches it. */
+export function normalizeTarget(rawTarget: string, trace?: NormalizeTrace): NormalizedTarget {
   if (rawTarget.charCodeAt(0) !== 47 /* / */) throw new GatewayError('bad_path', { detail: 'target is not origin-form' });
   const q = rawTarget.indexOf('?');
   const rawPath = q === -1 ? rawTarget : rawTarget.slice(0, q);
   const query = q === -1 ? '' : rawTarget.slice(q);
   if (!NEEDS_WORK.test(rawPath) && PLAIN_PATH.test(rawPath)) return { path: rawPath, encodedPath: rawPath, query };
-  return { ...normalizePath(rawPath), query };
+  return { ...normalizePath(rawPath, trace), query };
 }
 
-function normalizePath(rawPath: string): { path: string; encodedPath: string } {
+/** `trace` (gateway explain only) is told every step; requests pass none and pay one test per segment. */
+function normalizePath(rawPath: string, trace?: NormalizeTrace): { path: string; encodedPath: string } {
   if (rawPath.includes('#')) throw new GatewayError('bad_path', { detail: 'fragment in request target' });
   if (rawPath.includes(';')) throw new GatewayError('bad_path', { detail: 'path parameters (;) are not accepted' });
-  const rawSegments = rawPath.replaceAll('\\', '/').split('/');
+  const slashed = rawPath.replaceAll('\\', '/');
+  if (trace !== undefined && slashed !== rawPath) trace({ step: 'backslash', detail: '"\\" read as "/" (as browsers and WHATWG URL read it)', path: slashed });
+  const rawSegments = slashed.split('/');
   const out: string[] = [];
   let trailingSlash = false;
   // rawSegments[0] is the empty string before the leading slash.
   for (let i = 1; i < rawSegments.length; i++) {
     const segment = decodeSegment(rawSegments[i] as string);
     const last = i === rawSegments.length - 1;
+    if (trace !== undefined) traceSegment(trace, rawSegments, i, segment, out);
     if (segment === '' || segment === '.') {
       trailingSlash = last;
     } else if (segment === '..') {
@@ -85,6 +105,76 @@ function normalizePath(rawPath: string): { path: string; encodedPath: string } {
   const path = '/' + out.join('/') + (trailingSlash && out.length > 0 ? '/' : '');
   const encodedPath = '/' + out.map(encodeSegment).join('/') + (trailingSlash && out.length > 0 ? '/' : '');
   return { path, encodedPath };
+}
+
+/** What normalization did to a request-target, step by step (`gateway explain`). */
+export interface TargetExplanation {
+  /** The request-target as sent. */
+  readonly target: string;
+  /** Every change, in order; empty when the path was already normal. */
+  readonly steps: readonly NormalizeStep[];
+  /** The result requests get (normalizeTarget's own answer), unless refused. */
+  readonly result?: NormalizedTarget;
+  /** Why the target is refused (400 bad_path), and the raw segment that was, when one was. */
+  readonly refused?: { readonly code: 'bad_path'; readonly detail: string; readonly segment?: string };
+}
+
+/**
+ * normalizeTarget with its steps recorded: the same function on the same input, so the result is
+ * exactly the one a request gets.
+ */
+export function explainTarget(rawTarget: string): TargetExplanation {
+  const steps: NormalizeStep[] = [];
+  let result: NormalizedTarget;
+  try {
+    result = normalizeTarget(rawTarget, (step) => steps.push(step));
+  } catch (err) {
+    if (!(err instanceof GatewayError) || err.code !== 'bad_path') throw err;
+    return { target: rawTarget, steps, refused: { code: 'bad_path', detail: err.message, segment: refusedSegment(rawTarget) } };
+  }
+  if (result.encodedPath !== result.path) {
+    steps.push({ step: 'encode', detail: `sent upstream canonically percent-encoded: ${result.encodedPath}`, path: result.path });
+  }
+  return { target: rawTarget, steps, result };
+}
+
+/** The first raw segment decodeSegment refuses, if a segment is what was refused. */
+function refusedSegment(rawTarget: string): string | undefined {
+  const q = rawTarget.indexOf('?');
+  const rawPath = q === -1 ? rawTarget : rawTarget.slice(0, q);
+  if (rawPath.charCodeAt(0) !== 47 || rawPath.includes('#') || rawPath.includes(';')) return undefined;
+  for (const raw of rawPath.replaceAll('\\', '/').split('/').slice(1)) {
+    try {
+      decodeSegment(raw);
+    } catch {
+      return raw;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Tell `trace` what segment `i` (decoded: `segment`) does before normalizePath applies it to `out`
+ * (its rules, in words), with the whole path as it then reads: done segments, then the raw rest.
+ */
+function traceSegment(trace: NormalizeTrace, rawSegments: readonly string[], i: number, segment: string, out: readonly string[]): void {
+  const raw = rawSegments[i] as string;
+  const rest = rawSegments.slice(i + 1);
+  const last = rest.length === 0;
+  const reads = (done: readonly string[]) => '/' + [...done, ...rest].join('/');
+  if (raw !== segment) trace({ step: 'percent_decode', detail: `"${raw}" decoded once to "${segment}"`, path: reads([...out, segment]) });
+  if (segment === '') {
+    if (!last) trace({ step: 'empty_segment', detail: 'an empty segment (a doubled "/") merged', path: reads(out) });
+  } else if (segment === '.') {
+    trace({ step: 'dot_segment', detail: '"." segment removed', path: reads(out) + (last && out.length > 0 ? '/' : '') });
+  } else if (segment === '..') {
+    const removed = out[out.length - 1];
+    trace({
+      step: 'dot_dot_segment',
+      detail: removed === undefined ? '".." at the root removed (it never climbs above "/")' : `".." removes the segment before it ("${removed}")`,
+      path: reads(out.slice(0, -1)) + (last && out.length > 1 ? '/' : ''),
+    });
+  }
 }
 
 function decodeSegment(raw: string): string {

@@ -72,6 +72,30 @@ class PathTable<R extends Matchable> {
       f = parent(f);
     }
   }
+
+  /** Every level of match's walk that holds routes, longest first: the first is the one match decides at (`gateway explain`). */
+  levels(path: string, foldedPath: string): PrefixRoutes<R>[] {
+    const out: PrefixRoutes<R>[] = [];
+    let p = trimSlash(path);
+    let f = trimSlash(foldedPath);
+    for (;;) {
+      const exact = this.exact.get(p) ?? [];
+      const folded = this.folded.get(f) ?? [];
+      if (exact.length + folded.length > 0) {
+        out.push({ prefix: exact.length > 0 ? p : f, routes: [...exact.map((route) => ({ route, folded: false })), ...folded.map((route) => ({ route, folded: true }))] });
+      }
+      if (p === '/' || f === '/') return out;
+      p = parent(p);
+      f = parent(f);
+    }
+  }
+}
+
+/** One level of the walk up the path that holds routes: its exact-case routes, then its caseInsensitive ones (pick's order). */
+export interface PrefixRoutes<R> {
+  /** The prefix as the route table keys it (a caseInsensitive route's is folded). */
+  readonly prefix: string;
+  readonly routes: readonly { readonly route: R; readonly folded: boolean }[];
 }
 
 /** The first route that accepts the method, exact-case routes first; else 405 with the methods of all. */
@@ -118,6 +142,43 @@ class HostTables<R extends Matchable> {
     }
     return this.anyHost.match(path, foldedPath, method);
   }
+
+  /** The tables match consults for `host`, in its order (`gateway explain`). */
+  tiers(host: string): { tier: HostTier; host: string | undefined; table: PathTable<R> }[] {
+    const out: { tier: HostTier; host: string | undefined; table: PathTable<R> }[] = [];
+    const exact = this.exact.get(host);
+    if (exact) out.push({ tier: 'exact', host, table: exact });
+    for (const w of this.wildcards) {
+      if (host.length > w.suffix.length && host.endsWith(w.suffix)) out.push({ tier: 'wildcard', host: `*${w.suffix}`, table: w.table });
+    }
+    out.push({ tier: 'any', host: undefined, table: this.anyHost });
+    return out;
+  }
+}
+
+/** How a route names its host: exactly, by wildcard, or not at all. */
+export type HostTier = 'exact' | 'wildcard' | 'any';
+
+/** Why the table answers what it answers for one request (`gateway explain`). */
+export interface TableExplanation<R> {
+  /** match's own answer. */
+  readonly result: MatchResult<R>;
+  /** The path as caseInsensitive routes and the lenient check compare it (routing/fold.ts). */
+  readonly foldedPath: string;
+  /** Whether the lenient reading was compared with the exact match (a foldable path, or a route prefix with upper case). */
+  readonly lenientChecked: boolean;
+  /**
+   * The host tables that apply to the host, most specific first, each with the levels of the path
+   * it holds routes at, longest first. match takes the first tier with any level, and there the
+   * first level; later tiers are never consulted (`consulted: false`).
+   */
+  readonly tiers: readonly {
+    readonly tier: HostTier;
+    readonly host: string | undefined;
+    readonly consulted: boolean;
+    readonly decided: boolean;
+    readonly levels: readonly PrefixRoutes<R>[];
+  }[];
 }
 
 export interface RouteTableOptions {
@@ -149,6 +210,22 @@ export class RouteTable<R extends Matchable> {
     const l = this.lenient.match(host, path, folded, method);
     if (l.kind === 'route' && l.route === m.route) return m;
     return { kind: 'ambiguous', route: m.route, lenient: l.kind === 'route' ? l.route : undefined };
+  }
+
+  /** match, with what it looked at: for `gateway explain`, never on the request path. */
+  explain(host: string, path: string, method: string): TableExplanation<R> {
+    const result = this.match(host, path, method);
+    const foldedPath = fold(path);
+    let decided = false;
+    const tiers = this.tables.tiers(host).map(({ tier, host: name, table }) => {
+      const levels = table.levels(path, foldedPath);
+      const consulted = !decided;
+      const decides = consulted && levels.length > 0;
+      if (decides) decided = true;
+      return { tier, host: name, consulted, decided: decides, levels };
+    });
+    const lenientChecked = this.lenient !== undefined && (result.kind === 'ambiguous' || (result.kind === 'route' && (needsFold(path) || this.lenientAlways)));
+    return { result, foldedPath, lenientChecked, tiers };
   }
 }
 

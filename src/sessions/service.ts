@@ -184,7 +184,9 @@ export class SessionService {
    * or when it cannot answer.
    */
   private async currentClaims(session: ActiveSession): Promise<ActiveSession | undefined> {
-    if (!this.claimsRefresh) return session;
+    // login.claimsUrl speaks for the password users of the legacy backend; a provider's user's
+    // claims are the provider's (the same sub there may be someone else).
+    if (!this.claimsRefresh || session.idp) return session;
     const answer = await this.claimsRefresh.lookup(session.sub);
     if (answer.kind === 'unknown') {
       await this.claimsRefresh.unknownUser(session.sub);

@@ -42,7 +42,7 @@ beforeAll(async () => {
         backchannel_logout_session_required: true,
       },
     ],
-    accounts: { alice: { sub: 'alice-sub', email: 'alice@example.com', name: 'Alice Liddell', realm_access: { roles: ['editor'] } } },
+    accounts: { alice: { sub: 'alice-sub', email: 'alice@example.com', email_verified: true, name: 'Alice Liddell', realm_access: { roles: ['editor'] } } },
   });
   let jwksUrl = '';
   // The upstream page verifies the internal token through the gateway's JWKS and shows its claims.

@@ -6,6 +6,7 @@
 // paths); Redis down is never an allow; only trusted peers get decisions.
 import { decodeJwt } from 'jose';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCaddy, startNginx, type Edge } from '../support/edge.js';
@@ -17,36 +18,42 @@ import { startUpstream, type Upstream } from '../support/upstream.js';
 let redis: RedisServer;
 let verifier: Upstream;
 let up: Upstream;
-let gw: TestGateway;
+
+/** One gateway per edge kind (forwardAuth.edge), on the same Redis. */
+const gws: Record<string, TestGateway> = {};
 const edges: Record<string, Edge> = {};
 
 beforeAll(async () => {
   redis = await startRedis();
   verifier = await startVerifier();
   up = await startUpstream();
-  gw = await startTestGateway({
-    routes: [
-      { ...route('app', '/app', up.url), auth: 'session', identityHeaders: { 'X-Forwarded-User': 'sub' }, token: { audience: 'app', claims: ['email'] } },
-      { ...route('admin', '/admin', up.url), auth: 'session', require: { roles: ['admin'] } },
-      route('pub', '/pub', up.url),
-    ],
-    gateway: {
-      forwardAuth: { enabled: true },
-      trustedProxies: ['127.0.0.1/32'],
-      redis: { url: redis.url, commandTimeout: '300ms', connectTimeout: '1s' },
-      session: { store: 'redis', cookie: { name: COOKIE, secure: false } },
-      login: { verifyUrl: `${verifier.url}/verify` },
-    },
-  });
-  const gateway = new URL(gw.url).host;
   const backend = new URL(up.url).host;
-  edges.nginx = await startNginx(gateway, backend);
-  edges.caddy = await startCaddy(gateway, backend);
+  for (const [name, startEdge] of [
+    ['nginx', startNginx],
+    ['caddy', startCaddy],
+  ] as const) {
+    const gw = await startTestGateway({
+      routes: [
+        { ...route('app', '/app', up.url), auth: 'session', identityHeaders: { 'X-Forwarded-User': 'sub' }, token: { audience: 'app', claims: ['email'] } },
+        { ...route('admin', '/admin', up.url), auth: 'session', require: { roles: ['admin'] } },
+        route('pub', '/pub', up.url),
+      ],
+      gateway: {
+        forwardAuth: { enabled: true, edge: name },
+        trustedProxies: ['127.0.0.1/32'],
+        redis: { url: redis.url, commandTimeout: '300ms', connectTimeout: '1s' },
+        session: { store: 'redis', cookie: { name: COOKIE, secure: false } },
+        login: { verifyUrl: `${verifier.url}/verify` },
+      },
+    });
+    gws[name] = gw;
+    edges[name] = await startEdge(new URL(gw.url).host, backend);
+  }
 }, 60_000);
 
 afterAll(async () => {
   for (const e of Object.values(edges)) await e.stop();
-  await gw?.stop();
+  for (const g of Object.values(gws)) await g.stop();
   await Promise.all([verifier?.close(), up?.close()]);
   await redis?.dispose();
 });
@@ -67,6 +74,18 @@ async function signIn(edge: Edge, username = 'alice'): Promise<string> {
   const res = await call(edge, '/auth/login', { 'content-type': 'application/json', origin: edge.url }, 'POST', JSON.stringify({ username, password: `pw-${username}` }));
   expect(res.status, res.body).toBe(200);
   return `${COOKIE}=${/^gw-session=([^;]+)/.exec(String(res.headers['set-cookie']))?.[1] as string}`;
+}
+
+/** A GET sent as written (undici and URL would resolve `%2e%2e` first): the status. */
+function rawGet(edge: Edge, path: string): Promise<number> {
+  const { port } = new URL(edge.url);
+  return new Promise((resolve, reject) => {
+    const s = connect(Number(port), '127.0.0.1', () => s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`));
+    let got = '';
+    s.on('data', (c: Buffer) => (got += c.toString()));
+    s.on('error', reject);
+    s.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(got)?.[1] ?? 0)));
+  });
 }
 
 /** What the upstream received last for `path`, or undefined when it got nothing. */
@@ -119,9 +138,36 @@ describe.each(['nginx', 'caddy'])('forward-auth behind %s', (name) => {
     expect(up.received.length - before).toBe(name === 'nginx' ? 1 : 0);
   });
 
+  it('believes only its own edge\'s description of the request: another edge\'s headers are refused, not read', async () => {
+    // Through nginx, a client's X-Forwarded-Uri must not make /admin look like /pub; through Caddy,
+    // a client's X-Original-URL neither (Caddy overwrites X-Forwarded-Uri itself).
+    const spoof: Record<string, string> = name === 'nginx' ? { 'x-forwarded-uri': '/pub/anything', 'x-forwarded-method': 'GET' } : { 'x-original-url': 'http://x/pub/anything' };
+    expect((await call(edge(), `/admin/${name}/secret`, spoof)).status).toBe(403);
+    expect((await call(edge(), `/pub/${name}/p`, { 'x-forwarded-prefix': '/admin', forwarded: 'host=evil.example' })).status).toBe(403);
+    expect(received(`/admin/${name}/secret`)).toBeUndefined();
+    expect(received(`/pub/${name}/p`)).toBeUndefined();
+  });
+
+  it('refuses an original path that is not in normalized form: the upstream would get it as written', async () => {
+    for (const path of [`/admin/%2e%2e/pub/${name}`, `/admin/%2E%2E/pub/${name}2`]) {
+      const res = await rawGet(edge(), path);
+      expect(res, path).not.toBe(200);
+    }
+    expect(up.received.some((r) => r.url.startsWith('/admin/'))).toBe(false);
+  });
+
+  it('answers /auth/decide from outside with 404: its answers carry internal tokens', async () => {
+    const cookie = await signIn(edge());
+    const res = await call(edge(), '/auth/decide', { cookie, 'x-forwarded-uri': '/app/x', 'x-original-url': 'http://x/app/x' });
+    expect(res.status).toBe(404);
+    expect(res.headers.authorization).toBeUndefined();
+  });
+
   it('never passes the client\'s X-Original-URL to the upstream, and refuses other routing overrides', async () => {
+    // nginx overwrites it on the decision request (so it is read there as its own) and the snippet
+    // removes the client's from the upstream request; through Caddy it is another edge's: refused.
     const res = await call(edge(), `/pub/${name}/route`, { 'x-original-url': '/admin/secret' });
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(name === 'nginx' ? 200 : 403);
     expect(received(`/pub/${name}/route`)?.headers['x-original-url']).toBeUndefined();
     expect((await call(edge(), `/pub/${name}/rewrite`, { 'x-rewrite-url': '/admin/secret' })).status).toBe(403);
     expect(received(`/pub/${name}/rewrite`)).toBeUndefined();
@@ -132,7 +178,7 @@ describe('the decision endpoint itself', () => {
   it('answers trusted peers only', async () => {
     // From 127.0.0.2: a loopback address outside trustedProxies.
     const answer = await new Promise<{ status: number; code: unknown }>((resolve, reject) => {
-      const { port } = new URL(gw.url);
+      const { port } = new URL((gws.caddy as TestGateway).url);
       httpRequest({ host: '127.0.0.1', port, path: '/auth/decide', localAddress: '127.0.0.2', headers: { 'x-forwarded-uri': '/pub/x', 'x-forwarded-host': 'app.example' } }, (res) => {
         res.resume();
         res.on('end', () => resolve({ status: res.statusCode ?? 0, code: res.headers['x-gateway-error'] }));
@@ -143,11 +189,22 @@ describe('the decision endpoint itself', () => {
     expect(answer).toEqual({ status: 403, code: 'decide_refused' });
   });
 
-  it('takes Envoy\'s form (the original path after /auth/decide) and refuses a request without an original URI', async () => {
-    const ok = await request(`${gw.url}/auth/decide/pub/envoy?q=1`, { headers: { 'x-forwarded-proto': 'https' } });
-    expect(ok.statusCode).toBe(200);
-    await ok.body.dump();
-    const none = await request(`${gw.url}/auth/decide`);
+  it('takes Envoy\'s form (the original path after /auth/decide) when the edge is envoy', async () => {
+    const envoy = await startTestGateway({ routes: [route('pub', '/pub', up.url)], gateway: { forwardAuth: { enabled: true, edge: 'envoy' }, trustedProxies: ['127.0.0.1/32'] } });
+    try {
+      const ok = await request(`${envoy.url}/auth/decide/pub/envoy?q=1`, { headers: { 'x-forwarded-proto': 'https' } });
+      expect(ok.statusCode).toBe(200);
+      await ok.body.dump();
+      const spoof = await request(`${envoy.url}/auth/decide/pub/envoy`, { headers: { 'x-forwarded-uri': '/elsewhere' } });
+      expect([spoof.statusCode, spoof.headers['x-gateway-error']]).toEqual([403, 'header_refused']);
+      await spoof.body.dump();
+    } finally {
+      await envoy.stop();
+    }
+  });
+
+  it('refuses a decision request without the original URI its edge sends', async () => {
+    const none = await request(`${(gws.caddy as TestGateway).url}/auth/decide`);
     expect([none.statusCode, none.headers['x-gateway-error']]).toEqual([400, 'bad_request']);
     await none.body.dump();
   });
@@ -156,7 +213,7 @@ describe('the decision endpoint itself', () => {
     const cookie = await signIn(edges.nginx as Edge);
     await redis.stop();
     try {
-      const direct = await request(`${gw.url}/auth/decide`, { headers: { cookie, 'x-forwarded-uri': '/app/down', 'x-forwarded-host': 'app.example' } });
+      const direct = await request(`${(gws.caddy as TestGateway).url}/auth/decide`, { headers: { cookie, 'x-forwarded-uri': '/app/down', 'x-forwarded-host': 'app.example' } });
       expect(direct.statusCode).toBe(503);
       await direct.body.dump();
       for (const e of Object.values(edges)) expect((await call(e, '/app/down', { cookie })).status).toBeGreaterThanOrEqual(500);

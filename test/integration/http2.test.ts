@@ -61,7 +61,7 @@ beforeAll(async () => {
     gateway: {
       listen: { host: '127.0.0.1', port: 0, tls: { ...tls, http2: { maxConcurrentStreams: 8, idleTimeout: '1s', maxResetsPerSecond: 100 } } },
       login: { verifyUrl: `${verifier.url}/verify` },
-      limits: { maxHeaderSize: '4KiB', maxHeaderCount: 20 },
+      limits: { maxHeaderSize: '4KiB', maxHeaderCount: 20, requestTimeout: '2s' },
     },
   });
 }, 30_000);
@@ -207,6 +207,54 @@ describe('HTTP/2 beside HTTP/1.1 on the HTTPS port', () => {
   });
 });
 
+describe('HTTP/2 request bodies', () => {
+  /** The upstream's record of `path` once it has one that ended (or after 1.5 s). */
+  async function upstreamSaw(path: string) {
+    const until = Date.now() + 1500;
+    for (;;) {
+      const r = up.received.find((x) => x.url === path);
+      if ((r && r.completed) || Date.now() > until) return r;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  }
+
+  it('forwards a body without Content-Length whole, and holds it to the route\'s limit', async () => {
+    const session = await open();
+    const ok = await call(session, { ':method': 'PUT', ':path': '/pub/h2-body' }, 'hello world');
+    expect(ok.status).toBe(200);
+    expect(await upstreamSaw('/pub/h2-body')).toMatchObject({ bodyBytes: 11, completed: true });
+    const big = await call(session, { ':method': 'PUT', ':path': '/pub/h2-big' }, 'x'.repeat(5000));
+    expect([big.status, big.headers['x-gateway-error']]).toEqual([413, 'body_too_large']);
+    expect((await upstreamSaw('/pub/h2-big'))?.completed ?? false).toBe(false);
+    session.close();
+  });
+
+  it('a body the client breaks off (reset stream) never reaches the upstream as a whole, shorter request', async () => {
+    const session = await open();
+    const stream = session.request({ ':method': 'PUT', ':path': '/pub/h2-cancel', 'content-length': '1000' }, { endStream: false });
+    stream.on('error', () => undefined);
+    stream.write('1234567');
+    await new Promise((r) => setTimeout(r, 200));
+    stream.close(constants.NGHTTP2_CANCEL);
+    const seen = await upstreamSaw('/pub/h2-cancel');
+    expect(seen?.completed ?? false).toBe(false);
+    session.close();
+  });
+
+  it('resets a stream whose body has not arrived within limits.requestTimeout', async () => {
+    const session = await open();
+    const stream = session.request({ ':method': 'PUT', ':path': '/pub/h2-slow', 'content-length': '100' }, { endStream: false });
+    stream.on('error', () => undefined);
+    stream.write('1');
+    const t0 = Date.now();
+    const closed = await new Promise<number>((r) => stream.once('close', () => r(stream.rstCode ?? 0)));
+    expect(closed).toBe(constants.NGHTTP2_CANCEL);
+    expect(Date.now() - t0).toBeLessThan(4000);
+    expect((await upstreamSaw('/pub/h2-slow'))?.completed ?? false).toBe(false);
+    session.close();
+  });
+});
+
 describe('HTTP/2 limits', () => {
   it('advertises maxConcurrentStreams and never has more requests in flight for one connection', async () => {
     const session = await open();
@@ -272,6 +320,12 @@ describe('HTTP/1.1 on the HTTP/2 listener', () => {
     const many = Array.from({ length: 21 }, (_, i) => `X-H${i}: v\r\n`).join('');
     expect(await raw(`GET /pub/a HTTP/1.1\r\nHost: x\r\n${many}Connection: close\r\n\r\n`)).toBe('HTTP/1.1 431 Request Header Fields Too Large too_many_headers');
     expect(await raw('POST /pub/a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\nConnection: close\r\n\r\nab')).toMatch(/^HTTP\/1\.1 400 Bad Request request_smuggling$/);
+    expect(await raw('GET /pub/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).toBe('HTTP/1.1 200 OK');
+  });
+
+  it('answers an HTTP/1.1 CONNECT 405 and keeps serving (it used to crash the process), and a request without Host 400', async () => {
+    expect(await raw('CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n')).toBe('HTTP/1.1 405 Method Not Allowed method_not_allowed');
+    expect(await raw('GET /pub/a HTTP/1.1\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
     expect(await raw('GET /pub/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).toBe('HTTP/1.1 200 OK');
   });
 });

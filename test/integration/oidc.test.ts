@@ -28,8 +28,9 @@ let origin = '';
 let keyFile = '';
 
 const ACCOUNTS = {
-  alice: { sub: 'alice-sub', email: 'alice@example.com', name: 'Alice', groups: ['staff'], realm_access: { roles: ['admin', 'user'] } },
-  bob: { sub: 'bob-sub', email: 'bob@example.com', name: 'Bob', groups: [] },
+  alice: { sub: 'alice-sub', email: 'alice@example.com', email_verified: true, name: 'Alice', groups: ['staff'], realm_access: { roles: ['admin', 'user'] } },
+  // An address the provider has not verified: never the session's email.
+  bob: { sub: 'bob-sub', email: 'alice@example.com', email_verified: false, name: 'Bob', groups: [] },
 };
 
 beforeAll(async () => {
@@ -230,6 +231,17 @@ describe('OpenID Connect sign-in', () => {
     expect(await status(gw2, `gw-session=${cb.session as string}`)).toBe(200);
   });
 
+  it('keeps an email the provider has not verified out of the session (and out of the internal token)', async () => {
+    const s = await start();
+    const cb = await callback((await idp.authorize(s.authorizationUrl, 'bob')).location, s.flowCookie);
+    const res = await request(`${gw1.url}/app/x`, { headers: { cookie: `gw-session=${cb.session as string}` } });
+    const seen = (await res.body.json()) as { headers: Record<string, string> };
+    const claims = JSON.parse(Buffer.from((seen.headers.authorization ?? '').slice(7).split('.')[1] as string, 'base64url').toString()) as Record<string, unknown>;
+    expect(claims.sub).toBe('bob-sub');
+    expect(claims.name).toBe('Bob');
+    expect(claims.email).toBeUndefined();
+  });
+
   it('passes prompt and login_hint through when asked (known prompts only)', async () => {
     const s = await start(gw1, '/auth/oidc/corp/start?prompt=login&login_hint=alice%40example.com');
     const u = new URL(s.authorizationUrl);
@@ -358,6 +370,77 @@ describe('logging out', () => {
     expect(to.searchParams.get('id_token_hint')).toMatch(/^ey/);
     expect(to.searchParams.get('post_logout_redirect_uri')).toBe(`${origin}/`);
     expect(await status(gw2, cookie)).toBe(401);
+  });
+});
+
+describe('login.claimsUrl beside OpenID Connect', () => {
+  it('is not asked about a provider\'s users (its "unknown user" would sign them out, its roles would be another person\'s)', async () => {
+    const asked: string[] = [];
+    const source = await startUpstream((req, res) => {
+      req.resume();
+      asked.push(req.url ?? '');
+      res.writeHead(404).end();
+    });
+    const gw = await startTestGateway({
+      routes: [{ ...route('app', '/app', up.url), auth: 'session' }],
+      gateway: {
+        publicOrigins: [origin],
+        redis: { url: redis.url },
+        session: { store: 'redis', cookie: { name: 'gw-session', secure: false }, touchInterval: '50ms', cacheTtl: '0s' },
+        outboundTls: { caFile: idp.caFile },
+        login: { claimsUrl: `${source.url}/claims`, oidc: { corp: { issuer: idp.issuer, clientId: 'gateway', clientSecretEnv: 'CORP_SECRET' } } },
+      },
+      env: { ...process.env, CORP_SECRET: 'gateway-secret-0123456789' },
+    });
+    try {
+      const s = await start(gw);
+      const cb = await callback((await idp.authorize(s.authorizationUrl, 'alice')).location, s.flowCookie, gw);
+      const cookie = `gw-session=${cb.session as string}`;
+      for (let i = 0; i < 4; i++) {
+        await new Promise((r) => setTimeout(r, 80));
+        expect(await status(gw, cookie)).toBe(200);
+      }
+      expect(asked).toEqual([]);
+    } finally {
+      await gw.stop();
+      await source.close();
+    }
+  });
+});
+
+describe('sign-in starts from one address', () => {
+  it('are bounded (each keeps a flow in Redis): beyond the budget, back to the sign-in page with rate_limited; a long return path is not kept', async () => {
+    const gw = await startTestGateway({
+      routes: [],
+      gateway: {
+        publicOrigins: [origin],
+        // Counters of its own: the other instances' starts from this address are in gw:.
+        redis: { url: redis.url, keyPrefix: 'limits:' },
+        session: { store: 'redis', cookie: { name: 'gw-session', secure: false } },
+        outboundTls: { caFile: idp.caFile },
+        login: { rateLimit: { perAddress: { max: 2, window: '1m' } }, oidc: { corp: { issuer: idp.issuer, clientId: 'gateway', clientSecretEnv: 'CORP_SECRET' } } },
+      },
+      env: { ...process.env, CORP_SECRET: 'gateway-secret-0123456789' },
+    });
+    try {
+      const long = await start(gw, `/auth/oidc/corp/start?return=${encodeURIComponent(`/${'a'.repeat(3000)}`)}`);
+      const cb = await callback((await idp.authorize(long.authorizationUrl, 'alice')).location, long.flowCookie, gw);
+      expect(cb.location).toBe('/');
+      const codes: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        const res = await request(`${gw.url}/auth/oidc/corp/start`);
+        await res.body.dump();
+        codes.push(res.statusCode);
+        if (res.headers['x-gateway-error'] === 'rate_limited') {
+          expect(res.headers.location).toBe('/auth/login?error=rate_limited');
+          break;
+        }
+      }
+      expect(codes.length).toBe(10);
+      expect(await metric(gw, /gateway_rate_limit_refusals_total\{limit="oidc_start"\} 1/)).toBe(true);
+    } finally {
+      await gw.stop();
+    }
   });
 });
 

@@ -3,8 +3,10 @@
 
 export function safeRedirect(target: string | undefined, allowedOrigins: ReadonlySet<string>): string {
   if (!target) return '/';
-  // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\\]/.test(target)) return '/';
+  // Only printable ASCII: control characters and backslashes are how open redirects are spelt, and
+  // anything beyond ASCII cannot go in a Location header at all (writing it would fail after the
+  // session was made). A browser sends non-ASCII paths percent-encoded anyway.
+  if (!/^[\x21-\x7e]+$/.test(target) || target.includes('\\')) return '/';
   if (target.startsWith('/') && !target.startsWith('//')) return target;
   try {
     const u = new URL(target);

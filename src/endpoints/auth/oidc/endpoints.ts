@@ -10,10 +10,12 @@ import { readFields } from '../../../http/body.js';
 import type { EndpointLookup } from '../../../http/handler.js';
 import type { Logger } from '../../../log.js';
 import type { Exchange } from '../../../pipeline/exchange.js';
+import type { RateLimitStore } from '../../../rate-limit/store.js';
 import type { IdpStore } from '../../../sessions/idp-store.js';
 import { hashSessionId, isSessionIdShape } from '../../../sessions/ids.js';
 import type { SessionService } from '../../../sessions/service.js';
 import { clearCookie, readCookie, serializeCookie, type CookieAttributes } from '../../../wire/cookies.js';
+import { addressKey } from '../address-key.js';
 import { safeRedirect } from '../redirects.js';
 import { claimedIssuer, SignInRefused, type Flow, type OidcProvider } from './provider.js';
 
@@ -31,7 +33,14 @@ export interface OidcEndpointDeps {
   readonly observe: {
     signIn(provider: string, result: string): void;
     backchannel(provider: string, result: string): void;
+    /** A sign-in start refused for its address's budget. */
+    rateLimited(): void;
   };
+  /**
+   * Sign-in starts per address and window: each writes a flow to Redis, so an anonymous flood
+   * would fill it (with noeviction, every write then fails: no sign-in for anyone).
+   */
+  readonly startLimit: { readonly store: RateLimitStore; readonly max: number; readonly window: number };
   readonly logger: Logger;
 }
 
@@ -43,7 +52,7 @@ const NAME = /^\/auth\/oidc\/([a-z0-9][a-z0-9-]{0,31})\/(start|callback)$/;
 const digest = (v: string) => createHash('sha256').update(v).digest('base64url');
 
 /** The flow cookie: `__Host-` whenever cookies are Secure (one host, path /, no Domain), ten minutes. */
-function flowCookieName(attrs: CookieAttributes): string {
+export function flowCookieName(attrs: CookieAttributes): string {
   return attrs.secure ? '__Host-gw-oidc' : 'gw-oidc';
 }
 
@@ -53,8 +62,18 @@ function flowCookieAttrs(attrs: CookieAttributes): CookieAttributes {
 }
 
 async function start(ex: Exchange, deps: OidcEndpointDeps, provider: OidcProvider): Promise<void> {
+  const limit = deps.startLimit;
+  const hit = await limit.store.hit(`oidc:${addressKey(ex.clientIp)}`, limit.window);
+  if (hit.count > limit.max) {
+    deps.observe.rateLimited();
+    ex.res.writeHead(303, { location: `${deps.signInPage}?error=rate_limited`, 'retry-after': String(Math.max(1, Math.ceil(hit.resetInMs / 1000))), 'cache-control': 'no-store', 'x-gateway-error': 'rate_limited' });
+    ex.res.end();
+    return;
+  }
   const params = new URLSearchParams(ex.query.slice(1));
-  const returnTo = safeRedirect(params.get('return') ?? undefined, deps.redirectOrigins);
+  const asked = params.get('return') ?? undefined;
+  // The return path is kept with the flow: bounded, so a flow stays a few hundred bytes.
+  const returnTo = asked !== undefined && asked.length > 2048 ? '/' : safeRedirect(asked, deps.redirectOrigins);
   const prompt = params.get('prompt') ?? undefined;
   const loginHint = params.get('login_hint') ?? undefined;
   const { url, flow } = await provider.start(returnTo, {

@@ -24,6 +24,8 @@ export interface ProviderSettings {
   readonly acrValues: readonly string[] | undefined;
   readonly requireAmr: readonly string[] | undefined;
   readonly userinfo: boolean;
+  /** Drop `email` unless the provider says email_verified: true. */
+  readonly requireVerifiedEmail: boolean;
   readonly endSession: boolean;
   /** Logout tokens from this provider are taken (login.oidc.<name>.backchannelLogout). */
   readonly backchannel: boolean;
@@ -153,7 +155,9 @@ export class OidcProvider {
       source = { ...info, ...claims };
     }
     const mapped: Record<string, unknown> = {};
+    const unverifiedEmail = s.requireVerifiedEmail && source.email_verified !== true;
     for (const [name, path] of Object.entries(s.claims)) {
+      if (unverifiedEmail && path === 'email') continue;
       const v = valueAt(source, path);
       if (v !== undefined) mapped[name] = v;
     }
