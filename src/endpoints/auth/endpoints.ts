@@ -14,7 +14,6 @@ import type { Endpoint, EndpointLookup } from '../../http/handler.js';
 import type { Exchange } from '../../pipeline/exchange.js';
 import type { TokenMinter } from '../../pipeline/mint/minter.js';
 import type { Principal } from '../../pipeline/principal.js';
-import { isSessionIdShape, hashSessionId } from '../../sessions/ids.js';
 import type { RefreshService } from '../../refresh/service.js';
 import type { RateLimitStore } from '../../rate-limit/store.js';
 import type { SessionService } from '../../sessions/service.js';
@@ -26,6 +25,7 @@ import { devicesPage, signOutDevice, signOutEverywhere, signOutOthers, type Page
 import { pageCsp, sendHtml } from './pages/html.js';
 import { renderSignIn, signInMessage, type SignInMessage, type SignInProvider } from './pages/sign-in.js';
 import { buildStylesheet, sendStylesheet } from './pages/theme.js';
+import { newSession } from './new-session.js';
 import { safeRedirect } from './redirects.js';
 import type { VerifyCredentials } from './verify.js';
 
@@ -154,15 +154,7 @@ async function login(ex: Exchange, deps: AuthEndpointDeps): Promise<void> {
     throw new GatewayError('invalid_credentials');
   }
 
-  // No fixation: whatever session this browser had is destroyed before a new one is made.
-  const previous = readCookie(ex.req.headers.cookie, deps.cookie.name);
-  if (previous && isSessionIdShape(previous)) await deps.sessions.revoke(hashSessionId(previous), 'login_replaced');
-  const { id, session } = await deps.sessions.create({
-    sub: result.sub,
-    claims: result.claims,
-    clientIp: ex.clientIp,
-    userAgent: typeof ex.req.headers['user-agent'] === 'string' ? ex.req.headers['user-agent'] : '',
-  });
+  const { id, session } = await newSession(ex, deps.sessions, deps.cookie.name, result);
   deps.logger.info({ requestId: ex.requestId, sub: result.sub, session: session.handle }, 'signed in');
   const cookie = serializeCookie(deps.cookie.name, id, deps.cookie.attrs);
   const redirect = safeRedirect(fields.redirect, deps.redirectOrigins);

@@ -12,10 +12,10 @@ import type { Logger } from '../../../log.js';
 import type { Exchange } from '../../../pipeline/exchange.js';
 import type { RateLimitStore } from '../../../rate-limit/store.js';
 import type { IdpStore } from '../../../sessions/idp-store.js';
-import { hashSessionId, isSessionIdShape } from '../../../sessions/ids.js';
 import type { SessionService } from '../../../sessions/service.js';
 import { clearCookie, readCookie, serializeCookie, type CookieAttributes } from '../../../wire/cookies.js';
 import { addressKey } from '../address-key.js';
+import { newSession } from '../new-session.js';
 import { safeRedirect } from '../redirects.js';
 import { claimedIssuer, SignInRefused, type Flow, type OidcProvider } from './provider.js';
 
@@ -113,16 +113,7 @@ async function callback(ex: Exchange, deps: OidcEndpointDeps, provider: OidcProv
     ex.res.end();
     return;
   }
-  // No fixation: whatever session this browser had is ended before the new one is made.
-  const previous = readCookie(ex.req.headers.cookie, deps.cookie.name);
-  if (previous && isSessionIdShape(previous)) await deps.sessions.revoke(hashSessionId(previous), 'login_replaced');
-  const { id, session } = await deps.sessions.create({
-    sub: user.sub,
-    claims: user.claims,
-    clientIp: ex.clientIp,
-    userAgent: typeof ex.req.headers['user-agent'] === 'string' ? ex.req.headers['user-agent'] : '',
-    idp: user.idp,
-  });
+  const { id, session } = await newSession(ex, deps.sessions, deps.cookie.name, user);
   // A back-channel logout may name only the provider's session: remember whose it is, as long as a session can live.
   if (user.idp.sid) await deps.store.linkSession(sidKey(name, user.idp.sid), user.sub, Math.max(1, session.expiresAt - session.createdAt));
   deps.observe.signIn(name, 'success');
