@@ -15,6 +15,7 @@ import { ConfigError } from '../errors.js';
 import { RemoteJwks, undiciJwksFetch } from '../keys/remote-jwks.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { jwksObserver } from './tokens.js';
 
 type ProviderConfig = LoadedConfig['gateway']['login']['oidc'][string];
 
@@ -52,15 +53,7 @@ export async function buildOidcProviders(config: LoadedConfig, env: NodeJS.Proce
         scopedSubject: p.subject === 'scoped',
       },
       (jwksUri) =>
-        new RemoteJwks(p.issuer, jwksUri, [p.idTokenAlgorithm], JWKS_SETTINGS, clock, undiciJwksFetch(outbound), {
-          fetched: (issuer, result, seconds, count) => {
-            metrics.jwksFetches.labels(issuer, result).inc();
-            metrics.jwksFetchDuration.labels(issuer).observe(seconds);
-            metrics.jwksKeys.labels(issuer).set(count);
-            if (result !== 'ok') logger.warn({ issuer, result }, 'JWKS fetch failed');
-          },
-          servedStale: (issuer) => metrics.jwksStale.labels(issuer).inc(),
-        }),
+        new RemoteJwks(p.issuer, jwksUri, [p.idTokenAlgorithm], JWKS_SETTINGS, clock, undiciJwksFetch(outbound), jwksObserver(metrics, logger)),
       fetchImpl,
       (err) => logger.warn({ provider: name, issuer: p.issuer, cause: err instanceof Error ? err.message.slice(0, 200) : String(err) }, 'OpenID Connect discovery failed; retried at the next sign-in'),
     );

@@ -3,7 +3,7 @@
 import type { LoadedConfig } from '../config/load.js';
 import type { Clock } from '../clock.js';
 import type { KeySet } from '../keys/keyset.js';
-import { RemoteJwks, undiciJwksFetch, type JwksFetch } from '../keys/remote-jwks.js';
+import { RemoteJwks, undiciJwksFetch, type JwksFetch, type JwksObserver } from '../keys/remote-jwks.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Authenticator } from '../pipeline/authn/authenticator.js';
@@ -71,15 +71,7 @@ export async function buildTokenLayer(opts: {
       },
       clock,
       opts.jwksFetch ?? undiciJwksFetch(),
-      {
-        fetched: (issuer, result, seconds, count) => {
-          metrics.jwksFetches.labels(issuer, result).inc();
-          metrics.jwksFetchDuration.labels(issuer).observe(seconds);
-          metrics.jwksKeys.labels(issuer).set(count);
-          if (result !== 'ok') logger.warn({ issuer, result }, 'JWKS fetch failed');
-        },
-        servedStale: (issuer) => metrics.jwksStale.labels(issuer).inc(),
-      },
+      jwksObserver(metrics, logger),
     );
     issuers.set(iss.issuer, {
       issuer: iss.issuer,
@@ -119,4 +111,17 @@ export async function buildTokenLayer(opts: {
   );
 
   return { bearer, refresh, notBefore, issuers, close: () => notBefore.stop() };
+}
+
+/** How a JWKS cache's fetches are counted and told (issuers' and OpenID Connect providers' alike). */
+export function jwksObserver(metrics: Metrics, logger: Logger): JwksObserver {
+  return {
+    fetched: (issuer, result, seconds, count) => {
+      metrics.jwksFetches.labels(issuer, result).inc();
+      metrics.jwksFetchDuration.labels(issuer).observe(seconds);
+      metrics.jwksKeys.labels(issuer).set(count);
+      if (result !== 'ok') logger.warn({ issuer, result }, 'JWKS fetch failed');
+    },
+    servedStale: (issuer) => metrics.jwksStale.labels(issuer).inc(),
+  };
 }
