@@ -1,5 +1,7 @@
 // The Node ceiling for proxying: node:http in front, an undici Pool.stream behind, keep-alive both
 // ways, hop-by-hop headers dropped, nothing else. What the gateway's public route is compared with.
+// EXTRA_HEADER_NAME and EXTRA_HEADER_VALUE: one more header on every upstream request (the "bare
+// proxy that also forwards a token-sized header" row: the gateway's internal JWT, byte for byte).
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -7,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
 
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
+const EXTRA_NAME = process.env.EXTRA_HEADER_NAME?.toLowerCase();
+const EXTRA_VALUE = process.env.EXTRA_HEADER_VALUE ?? '';
 const pool = new Pool(process.env.ORIGIN as string, { connections: 256, pipelining: 1, keepAliveTimeout: 60_000 });
 
 function headersOf(h: IncomingHttpHeaders): Record<string, string | string[]> {
@@ -22,12 +26,14 @@ function factory({ statusCode, headers, opaque }: Dispatcher.StreamFactoryData<S
 }
 
 function handle(req: IncomingMessage, res: ServerResponse): void {
+  const headers = headersOf(req.headers);
+  if (EXTRA_NAME) headers[EXTRA_NAME] = EXTRA_VALUE;
   pool
     .stream<ServerResponse>(
       {
         path: req.url ?? '/',
         method: req.method as Dispatcher.HttpMethod,
-        headers: headersOf(req.headers),
+        headers,
         body: req.headers['content-length'] || req.headers['transfer-encoding'] ? req : null,
         opaque: res,
       },

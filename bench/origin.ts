@@ -1,5 +1,7 @@
 // The benchmark origin: a bare node:http server answering a small JSON body, or 64 KB at /big, and
-// the credential check the gateway calls at sign-in. Runs as its own process.
+// the credential check the gateway calls at sign-in. Runs as its own process. .../echo-headers
+// answers the request headers it got (the benchmark reads the gateway's forwarded token there);
+// with WS_ECHO=1 it also accepts WebSockets and echoes each message (the soak's upstream).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -25,11 +27,21 @@ const server = createServer((req, res) => {
     return;
   }
   req.resume();
+  if (req.url?.endsWith('/echo-headers')) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(req.headers));
+    return;
+  }
   const body = req.url?.endsWith('/big') ? BIG : SMALL;
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
   res.end(body);
 });
 server.keepAliveTimeout = 60_000;
+if (process.env.WS_ECHO === '1') {
+  const { WebSocketServer } = await import('ws');
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (socket) => socket.on('message', (data, binary) => socket.send(data, { binary })));
+}
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   process.stdout.write(JSON.stringify({ msg: 'listening', port: (server.address() as AddressInfo).port }) + '\n');
 });

@@ -1,10 +1,11 @@
 // Processes the benchmark starts and measures: each is a separate OS process, stopped at the end.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createServer } from 'node:net';
+import { onCores } from './pin.js';
 
 export interface Proc {
   readonly name: string;
@@ -14,6 +15,8 @@ export interface Proc {
   readonly url: string;
   /** Admin URL for gateways. */
   readonly adminUrl?: string;
+  /** Its stdout (log lines), until stop() removes it. */
+  readonly logFile: string;
   stop(): Promise<void>;
 }
 
@@ -29,6 +32,54 @@ export function cpuMicros(pid: number): number {
 export function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? 0) * 1024;
+}
+
+/** The pid and its descendants (a cluster primary and its workers), from /proc/<pid>/task/<tid>/children. */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    const p = out[i] as number;
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue;
+    }
+    for (const t of tasks) {
+      try {
+        for (const c of readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim().split(/\s+/)) if (c) out.push(Number(c));
+      } catch {
+        // the task ended meanwhile
+      }
+    }
+  }
+  return out;
+}
+
+/** CPU microseconds summed over pids (one that has exited counts 0). */
+export function cpuMicrosOf(pids: readonly number[]): number {
+  let sum = 0;
+  for (const p of pids) {
+    try {
+      sum += cpuMicros(p);
+    } catch {
+      // gone
+    }
+  }
+  return sum;
+}
+
+/** RSS summed over pids. */
+export function rssBytesOf(pids: readonly number[]): number {
+  let sum = 0;
+  for (const p of pids) {
+    try {
+      sum += rssBytes(p);
+    } catch {
+      // gone
+    }
+  }
+  return sum;
 }
 
 export function freePort(): Promise<number> {
@@ -47,11 +98,13 @@ export function freePort(): Promise<number> {
  * stdout goes to a file, as a deployment's logs would (a pipe into this busy load generator
  * would stall its writes and distort what it costs).
  */
-export async function startProc(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Proc> {
+export async function startProc(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, cores?: string): Promise<Proc> {
   const dir = await mkdtemp(join(tmpdir(), `bench-${name}-`));
   const logFile = join(dir, 'stdout.log');
   const fd = openSync(logFile, 'w');
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', fd, 'pipe'] });
+  // taskset execs the command: the child's pid is the process itself.
+  const [file, argv] = onCores(cores, cmd, args);
+  const child = spawn(file, argv, { env: { ...process.env, ...env }, stdio: ['ignore', fd, 'pipe'] });
   closeSync(fd);
   return waitListening(name, child, logFile);
 }
@@ -85,6 +138,7 @@ function waitListening(name: string, child: ChildProcess, logFile: string): Prom
             pid: child.pid as number,
             url: msg.url ?? `http://127.0.0.1:${msg.port}`,
             adminUrl: msg.adminUrl,
+            logFile,
             stop: async () => {
               if (child.exitCode === null) child.kill('SIGTERM');
               await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
@@ -105,9 +159,10 @@ function waitListening(name: string, child: ChildProcess, logFile: string): Prom
 }
 
 /** A redis-server on a free port, with nothing kept on disk. */
-export async function startRedisServer(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+export async function startRedisServer(cores?: string): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const [file, argv] = onCores(cores, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  const child = spawn(file, argv, { stdio: 'ignore' });
   const { Redis } = await import('ioredis');
   for (let i = 0; i < 100; i++) {
     const c = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });

@@ -3,12 +3,14 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import autocannon from 'autocannon';
+import type autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { Agent, request } from 'undici';
 import { stringify } from 'yaml';
+import { onCores } from './pin.js';
 import { startProc, type Proc } from './procs.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -25,6 +27,8 @@ export async function gatewayConfig(
   extra: Record<string, unknown> = {},
   /** The /app-policy route: off to compare with builds older than route policies. */
   policyRoute = true,
+  /** More routes after the usual ones (the soak's WebSocket route). */
+  extraRoutes: Record<string, unknown>[] = [],
 ): Promise<string> {
   await mkdir(dir, { recursive: true });
   await writeFile(
@@ -67,14 +71,27 @@ export async function gatewayConfig(
           require: { via: ['session'], roles: ['user'], claims: { email: { endsWith: '@example.com' }, roles: { anyOf: ['user', 'admin'] } }, any: [{ roles: ['admin'] }, { issuers: ['gateway'] }] },
         }] : []),
         { name: 'api', match: { path: '/api' }, upstream: { url: originUrl }, auth: 'bearer', token: { audience: 'api', claims: ['email', 'roles'] } },
+        ...extraRoutes,
       ],
     }),
   );
   return join(dir, 'gateway.yaml');
 }
 
-export function startGateway(name: string, config: string, extraArgs: string[] = [], cli = CLI, env: NodeJS.ProcessEnv = {}): Promise<Proc> {
-  return startProc(name, process.execPath, [...extraArgs, cli, 'start', '--config', config], env);
+export function startGateway(name: string, config: string, extraArgs: string[] = [], cli = CLI, env: NodeJS.ProcessEnv = {}, cores?: string): Promise<Proc> {
+  return startProc(name, process.execPath, [...extraArgs, cli, 'start', '--config', config], env, cores);
+}
+
+/**
+ * The internal token the gateway forwards on a session route, as the upstream receives it (the
+ * origin echoes its request headers at .../echo-headers): the bare+token row forwards these bytes.
+ */
+export async function forwardedToken(gw: Proc, path: string, headers: Record<string, string>): Promise<{ name: string; value: string }> {
+  const res = await request(`${gw.url}${path}/echo-headers`, { headers });
+  const seen = (await res.body.json()) as Record<string, string>;
+  const value = seen.authorization;
+  if (res.statusCode !== 200 || !value) throw new Error(`no forwarded token (${res.statusCode})`);
+  return { name: 'authorization', value };
 }
 
 export async function login(gw: Proc): Promise<string> {
@@ -118,8 +135,48 @@ export async function accessToken(gw: Proc): Promise<string> {
   return `Bearer ${body.access_token}`;
 }
 
-export async function load(url: string, connections: number, headers: Record<string, string>, durationS: number): Promise<autocannon.Result> {
-  return autocannon({ url, connections, duration: durationS, headers, pipelining: 1 });
+/** autocannon in a child process of its own (load.ts), on `cores` when given; runs one load at a time. */
+export interface LoadGenerator {
+  readonly pid: number;
+  run(options: autocannon.Options): Promise<autocannon.Result>;
+  load(url: string, connections: number, headers: Record<string, string>, durationS: number): Promise<autocannon.Result>;
+  stop(): Promise<void>;
+}
+
+export function startLoadGenerator(cores?: string): LoadGenerator {
+  const [file, argv] = onCores(cores, process.execPath, [join(ROOT, 'dist/bench/load.js')]);
+  const child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const waiting: { resolve: (r: autocannon.Result) => void; reject: (e: Error) => void }[] = [];
+  let exited = false;
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const w = waiting.shift();
+    if (!w) return;
+    const msg = JSON.parse(line) as { ok: boolean; result?: autocannon.Result; error?: string };
+    if (msg.ok && msg.result) w.resolve(msg.result);
+    else w.reject(new Error(`load generator: ${msg.error ?? 'no result'}`));
+  });
+  child.once('exit', (code) => {
+    exited = true;
+    for (const w of waiting.splice(0)) w.reject(new Error(`load generator exited (${code})`));
+  });
+  const run = (options: autocannon.Options) =>
+    new Promise<autocannon.Result>((resolve, reject) => {
+      if (exited) return reject(new Error('load generator exited'));
+      waiting.push({ resolve, reject });
+      child.stdin.write(JSON.stringify(options) + '\n');
+    });
+  return {
+    pid: child.pid as number,
+    run,
+    load: (url, connections, headers, durationS) => run({ url, connections, duration: durationS, headers, pipelining: 1 }),
+    stop: async () => {
+      if (exited) return;
+      const gone = new Promise((r) => child.once('exit', r));
+      child.stdin.end();
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
+      if (!exited) child.kill('SIGKILL');
+    },
+  };
 }
 
 
