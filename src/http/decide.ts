@@ -14,13 +14,20 @@
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
 import { isInternalBearer, passes } from '../forward/headers.js';
-import { createExchange, type Exchange } from '../pipeline/exchange.js';
+import { createExchange, type CompiledRoute, type Exchange } from '../pipeline/exchange.js';
 import { removeCookies } from '../wire/cookies.js';
 import { admitRequest, matchRoute, runStages, type ResolveDeps } from './resolve.js';
 
 export const DECIDE_PATH = '/auth/decide';
 
 export type EdgeKind = 'nginx' | 'caddy' | 'traefik' | 'envoy';
+
+/** Whether a request target is the decision endpoint as written: `/auth/decide`, or Envoy's `/auth/decide/<path>`. */
+export function isDecidePath(target: string): boolean {
+  const q = target.indexOf('?');
+  const path = q === -1 ? target : target.slice(0, q);
+  return path === DECIDE_PATH || path.startsWith(`${DECIDE_PATH}/`);
+}
 
 /** Headers of any hop (framing, the connection): never the client's word about the request. */
 const HOP: readonly string[] = ['host', 'connection', 'keep-alive', 'content-length', 'transfer-encoding', 'te', 'expect', 'upgrade', 'proxy-connection', 'proxy-authorization', 'trailer', 'x-request-id'];
@@ -31,8 +38,9 @@ const HOP: readonly string[] = ['host', 'connection', 'keep-alive', 'content-len
  * edges pass the client's headers on), and would reach the upstream too: refused.
  */
 const EDGE_SET: Readonly<Record<EdgeKind, ReadonlySet<string>>> = {
-  // The documented snippet (and ingress-nginx, which also sends X-Auth-Request-Redirect and X-Sent-From).
-  nginx: new Set([...HOP, 'x-original-url', 'x-original-method', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-auth-request-redirect', 'x-sent-from']),
+  // The documented snippet (ingress-nginx also sends X-Auth-Request-Redirect, an identity-prefix
+  // name a client could send too: refused, so ingress-nginx needs the documented snippet instead).
+  nginx: new Set([...HOP, 'x-original-url', 'x-original-method', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']),
   caddy: new Set([...HOP, 'x-forwarded-method', 'x-forwarded-uri', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']),
   traefik: new Set([...HOP, 'x-forwarded-method', 'x-forwarded-uri', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-server', 'x-real-ip']),
   envoy: new Set([...HOP, 'x-forwarded-for', 'x-forwarded-proto', 'x-envoy-internal', 'x-envoy-expected-rq-timeout-ms', 'x-forwarded-client-cert']),
@@ -135,8 +143,16 @@ export async function decide(deps: ResolveDeps, ex: Exchange, edge: EdgeKind): P
     out[name] = added[i + 1] as string;
   }
   // The upstream never sees the client's Authorization on an authenticated route, nor the
-  // gateway's cookies on any: the edge sets both from this answer (empty: removed).
-  if (route.auth !== 'public') out.authorization ??= '';
+  // gateway's cookies on any: the edge sets both from this answer (empty: removed). A public
+  // route keeps the client's own, as in proxy mode.
+  if (route.auth === 'public') {
+    const own = one(ex.req.headers.authorization);
+    out.authorization ??= own !== undefined && !isInternalBearer(own) ? own : '';
+  } else out.authorization ??= '';
+  // Every identity header any route sets is answered, empty when this route sets none: an edge
+  // copying a header the answer lacks may send something of its own (Caddy 2.6 sends its
+  // placeholder text) where the client's was removed.
+  for (const name of identityNames(deps.routes.current.routes)) out[name] ??= '';
   const cookie = one(ex.req.headers.cookie);
   out['x-gateway-cookie'] = cookie === undefined ? '' : (removeCookies(cookie, route.ownedCookies) ?? '');
   ex.res.writeHead(200, { ...out, 'content-length': '0' });
@@ -166,4 +182,15 @@ function asDecision(err: unknown, o: Original): unknown {
   const location = err.headers?.location ?? '/auth/login';
   const absolute = location.startsWith('/') ? `${o.proto}://${o.host}${location}` : location;
   return new GatewayError('unauthenticated', { headers: { 'x-gateway-sign-in': absolute, ...(err.headers?.['www-authenticate'] ? { 'www-authenticate': err.headers['www-authenticate'] } : {}) } });
+}
+
+// The identity header names of a route table, worked out once per table (a reload makes a new one).
+const IDENTITY_NAMES = new WeakMap<readonly CompiledRoute[], readonly string[]>();
+function identityNames(routes: readonly CompiledRoute[]): readonly string[] {
+  let names = IDENTITY_NAMES.get(routes);
+  if (!names) {
+    names = [...new Set(routes.flatMap((r) => Object.keys(r.config.identityHeaders).map((n) => n.toLowerCase())))];
+    IDENTITY_NAMES.set(routes, names);
+  }
+  return names;
 }

@@ -488,7 +488,8 @@ function headersOf(route: CompiledRoute, ex: Exchange): NonNullable<ExplainRepor
     const host = route.preserveHost ? (req.headers.host ?? target.host) : (route.hostOverride ?? target.host);
     added.push({ name: 'host', value: host, source: route.preserveHost ? 'upstream.preserveHost: the client\'s' : route.hostOverride ? 'upstream.host' : 'the upstream URL' });
   }
-  for (let i = 0; i < route.requestHeaders.length; i += 2) added.push({ name: route.requestHeaders[i] as string, value: route.requestHeaders[i + 1] as string, source: 'headers.request.set' });
+  // Configured values may come from the environment (an upstream's API key in ${ENV}): named, never shown.
+  for (let i = 0; i < route.requestHeaders.length; i += 2) added.push({ name: route.requestHeaders[i] as string, value: '<configured value, not shown>', source: 'headers.request.set' });
   const identity = new Set(Object.keys(c.identityHeaders).map((n) => n.toLowerCase()));
   const up = ex.upstreamHeaders;
   for (let i = 0; i < up.length; i += 2) {

@@ -10,7 +10,7 @@ import type { AccessLog, Logger } from '../log.js';
 import { methodLabel, NO_ROUTE, type Metrics } from '../metrics/metrics.js';
 import { createExchange, type Exchange } from '../pipeline/exchange.js';
 import { renderError } from './error-response.js';
-import { decide, DECIDE_PATH, type EdgeKind } from './decide.js';
+import { decide, DECIDE_PATH, isDecidePath, type EdgeKind } from './decide.js';
 import { admitRequest, matchRoute, runStages, type ResolveDeps } from './resolve.js';
 
 /** A gateway endpoint beside the proxy path (`/auth/*`, JWKS); it answers through ex.res or throws. */
@@ -70,7 +70,9 @@ async function handle(deps: HandlerDeps, ex: Exchange, hooks: ForwardHooks): Pro
   admitRequest(deps, ex);
   if (deps.clientCertificates) ex.upstreamHeaders.push(...clientCertHeaders(ex.req.socket));
   const method = ex.req.method ?? 'GET';
-  if (deps.forwardAuth && (ex.path === DECIDE_PATH || ex.path.startsWith(`${DECIDE_PATH}/`))) {
+  // Decided on the raw path, not the normalized one: a spelling that only normalizes to
+  // /auth/decide (`/auth/x\..\decide`) slips past an edge's rule that keeps clients out of it.
+  if (deps.forwardAuth && isDecidePath(ex.req.url ?? '')) {
     ex.endpoint = DECIDE_PATH;
     await decide(deps, ex, deps.forwardAuth);
     return;

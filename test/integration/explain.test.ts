@@ -198,6 +198,14 @@ describe('POST /explain on the admin listener', () => {
     neverLeaks(res.text, accessToken);
   });
 
+  it('names a configured request header but never shows its value (it may be a secret from the environment)', async () => {
+    await env.gw.writeRoutes([...routes(env.up.url), route('keyed', '/keyed', env.up.url, { headers: { request: { set: { 'X-Api-Key': 'upstream-secret-123' } } } })]);
+    expect(await env.gw.reloadRoutes()).toBe(true);
+    const res = await admin({ method: 'GET', url: 'http://app.example/keyed/x' });
+    expect(res.json.headers?.added).toContainEqual({ name: 'x-api-key', value: '<configured value, not shown>', source: 'headers.request.set' });
+    expect(res.text).not.toContain('upstream-secret-123');
+  });
+
   it('answers from the live route table: a reload is seen at once', async () => {
     await env.gw.writeRoutes([...routes(env.up.url), { ...route('late', '/late', env.up.url), auth: 'session' }]);
     expect(await env.gw.reloadRoutes()).toBe(true);

@@ -76,16 +76,20 @@ async function signIn(edge: Edge, username = 'alice'): Promise<string> {
   return `${COOKIE}=${/^gw-session=([^;]+)/.exec(String(res.headers['set-cookie']))?.[1] as string}`;
 }
 
-/** A GET sent as written (undici and URL would resolve `%2e%2e` first): the status. */
-function rawGet(edge: Edge, path: string): Promise<number> {
+/** A GET sent as written (undici and URL would resolve `%2e%2e` first): the status and the whole answer. */
+function rawRequest(edge: Edge, path: string, extra = ''): Promise<{ status: number; text: string }> {
   const { port } = new URL(edge.url);
   return new Promise((resolve, reject) => {
-    const s = connect(Number(port), '127.0.0.1', () => s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`));
+    const s = connect(Number(port), '127.0.0.1', () => s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${extra}Connection: close\r\n\r\n`));
     let got = '';
     s.on('data', (c: Buffer) => (got += c.toString()));
     s.on('error', reject);
-    s.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(got)?.[1] ?? 0)));
+    s.on('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(got)?.[1] ?? 0), text: got }));
   });
+}
+
+async function rawGet(edge: Edge, path: string): Promise<number> {
+  return (await rawRequest(edge, path)).status;
 }
 
 /** What the upstream received last for `path`, or undefined when it got nothing. */
@@ -156,11 +160,36 @@ describe.each(['nginx', 'caddy'])('forward-auth behind %s', (name) => {
     expect(up.received.some((r) => r.url.startsWith('/admin/'))).toBe(false);
   });
 
-  it('answers /auth/decide from outside with 404: its answers carry internal tokens', async () => {
+  it('answers /auth/decide from outside with 404, however it is spelt: its answers carry internal tokens', async () => {
     const cookie = await signIn(edge());
     const res = await call(edge(), '/auth/decide', { cookie, 'x-forwarded-uri': '/app/x', 'x-original-url': 'http://x/app/x' });
     expect(res.status).toBe(404);
     expect(res.headers.authorization).toBeUndefined();
+    // Spellings that only normalize to /auth/decide (nginx's location does not read `\` as `/`).
+    for (const path of ['/auth/x\\..\\decide', '/auth/x/..\\decide', '/auth//decide', '/auth/./decide']) {
+      const raw = await rawRequest(edge(), path, `Cookie: ${cookie}\r\nX-Original-URL: http://127.0.0.1/app/x\r\nX-Forwarded-Uri: /app/x\r\n`);
+      expect(raw.status, path).not.toBe(200);
+      expect(raw.text, path).not.toMatch(/authorization: Bearer/i);
+    }
+  });
+
+  it('keeps the headers its decision requests use away from the upstream', async () => {
+    const cookie = await signIn(edge());
+    const path = `/app/${name}/hdrs`;
+    // The edge's own description headers, sent by the client: overwritten for the decision, removed
+    // from the upstream request (another edge's are refused: the test above).
+    const own: Record<string, string> = name === 'nginx' ? { 'x-original-method': 'DELETE' } : { 'x-forwarded-uri': '/admin/x', 'x-forwarded-method': 'DELETE' };
+    expect((await call(edge(), path, { cookie, ...own })).status).toBe(200);
+    const seen = received(path)?.headers ?? {};
+    for (const h of Object.keys(own)) expect(seen[h], h).toBeUndefined();
+  });
+
+  it('never lets the edge invent an identity header: a route without one answers it empty', async () => {
+    const res = await call(edge(), `/pub/${name}/anon`, { 'x-forwarded-user': 'root' });
+    expect(res.status).toBe(403);
+    expect((await call(edge(), `/pub/${name}/anon2`, {})).status).toBe(200);
+    const seen = received(`/pub/${name}/anon2`)?.headers ?? {};
+    expect(seen['x-forwarded-user'] ?? '').toBe('');
   });
 
   it('never passes the client\'s X-Original-URL to the upstream, and refuses other routing overrides', async () => {
@@ -201,6 +230,19 @@ describe('the decision endpoint itself', () => {
     } finally {
       await envoy.stop();
     }
+  });
+
+  it('is the decision endpoint only as written: a path that merely normalizes to it is not (defence beside the snippets\' rule)', async () => {
+    const gw = gws.nginx as TestGateway;
+    const { port } = new URL(gw.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const s = connect(Number(port), '127.0.0.1', () => s.write('GET /auth/x\\..\\decide HTTP/1.1\r\nHost: x\r\nX-Original-URL: http://x/pub/a\r\nConnection: close\r\n\r\n'));
+      let got = '';
+      s.on('data', (c: Buffer) => (got += c.toString()));
+      s.on('error', reject);
+      s.on('close', () => resolve(got));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 404 /);
   });
 
   it('refuses a decision request without the original URI its edge sends', async () => {

@@ -55,7 +55,7 @@ beforeAll(async () => {
       {
         client_id: 'gateway',
         client_secret: 'gateway-secret-0123456789',
-        redirect_uris: [`${origin}/auth/oidc/corp/callback`, `${origin}/auth/oidc/strong/callback`, `${origin}/auth/oidc/mfa/callback`],
+        redirect_uris: [`${origin}/auth/oidc/corp/callback`, `${origin}/auth/oidc/strong/callback`, `${origin}/auth/oidc/mfa/callback`, `${origin}/auth/oidc/aliased/callback`],
         post_logout_redirect_uris: [`${origin}/`],
         backchannel_logout_uri: `${origin}/auth/oidc/backchannel-logout`,
         backchannel_logout_session_required: true,
@@ -82,6 +82,8 @@ beforeAll(async () => {
         strong: { issuer: idp.issuer, clientId: 'gateway', clientSecretEnv: 'CORP_SECRET', acrValues: ['gold'] },
         mfa: { issuer: idp.issuer, clientId: 'gateway', clientSecretEnv: 'CORP_SECRET', requireAmr: ['hwk', 'otp'], backchannelLogout: false },
         pkjwt: { issuer: idp.issuer, clientId: 'gateway-pkjwt', privateKeyJwt: { keyFile, algorithm: 'ES256', kid: 'gw-client-1' } },
+        // An `email` taken from another claim (Entra's upn, Keycloak's preferred_username): a name, not a verified mailbox.
+        aliased: { issuer: idp.issuer, clientId: 'gateway', clientSecretEnv: 'CORP_SECRET', claims: { email: 'name', name: 'name' } },
       },
     },
   });
@@ -240,6 +242,13 @@ describe('OpenID Connect sign-in', () => {
     expect(claims.sub).toBe('bob-sub');
     expect(claims.name).toBe('Bob');
     expect(claims.email).toBeUndefined();
+    // Verified, but mapped from another claim: still not an email.
+    const a = await start(gw1, '/auth/oidc/aliased/start');
+    const acb = await callback((await idp.authorize(a.authorizationUrl, 'alice')).location, a.flowCookie);
+    const ares = await request(`${gw1.url}/app/x`, { headers: { cookie: `gw-session=${acb.session as string}` } });
+    const aseen = (await ares.body.json()) as { headers: Record<string, string> };
+    const aclaims = JSON.parse(Buffer.from((aseen.headers.authorization ?? '').slice(7).split('.')[1] as string, 'base64url').toString()) as Record<string, unknown>;
+    expect([aclaims.name, aclaims.email]).toEqual(['Alice', undefined]);
   });
 
   it('passes prompt and login_hint through when asked (known prompts only)', async () => {

@@ -148,16 +148,20 @@ export class OidcProvider {
     const amr = Array.isArray(claims.amr) ? claims.amr.map(String) : [];
     if (s.requireAmr && !s.requireAmr.some((m) => amr.includes(m))) throw new SignInRefused('amr');
     let source: Record<string, unknown> = claims;
+    let info: Record<string, unknown> | undefined;
     if (s.userinfo) {
-      const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub as string).catch((err: unknown) => {
+      info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub as string).catch((err: unknown) => {
         throw new SignInRefused('provider_error', err);
       });
       source = { ...info, ...claims };
     }
+    // An email is the session's only when the provider vouches for that same email: its
+    // email_verified from the source the email came from (the ID token's wins), and only from the
+    // `email` claim (upn, preferred_username and the like are editable names, not mailboxes).
+    const verified = claims.email !== undefined ? claims.email_verified === true : info?.email_verified === true;
     const mapped: Record<string, unknown> = {};
-    const unverifiedEmail = s.requireVerifiedEmail && source.email_verified !== true;
     for (const [name, path] of Object.entries(s.claims)) {
-      if (unverifiedEmail && path === 'email') continue;
+      if (s.requireVerifiedEmail && (name === 'email' || path === 'email') && (path !== 'email' || !verified)) continue;
       const v = valueAt(source, path);
       if (v !== undefined) mapped[name] = v;
     }
