@@ -53,7 +53,7 @@ export const policySchema: z.ZodType<PolicyConfig> = z.lazy(() =>
       scopes: names.optional(),
       /** How the caller authenticated: any of session, bearer. */
       via: z.array(z.enum(['session', 'bearer'])).min(1).optional(),
-      /** Who vouched for the caller: any of these issuers (`iss` of an external token), or `gateway` (its sessions and access tokens). */
+      /** Who vouched for the caller: any of these issuers (`iss` of an external token, or the OpenID Connect provider a session signed in with), or `gateway` (its password sessions and access tokens). */
       issuers: names.optional(),
       /** Any of these authentication context classes (`acr`), as the sign-in or the issuer supplies it. */
       acr: names.optional(),

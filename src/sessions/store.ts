@@ -27,6 +27,8 @@ export interface StoredSession {
 export interface SessionIdp {
   /** The provider's name in login.oidc. */
   readonly provider: string;
+  /** The provider's issuer: who vouched for the user (principal.issuer, `src_iss`, policy `issuers`). */
+  readonly issuer?: string;
   /** The provider's `sid`, when its ID token had one: back-channel logout names it. */
   readonly sid?: string;
   /** The ID token, sent back as id_token_hint at RP-initiated logout. */

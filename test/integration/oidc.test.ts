@@ -90,6 +90,9 @@ beforeAll(async () => {
   const routes = [
     { ...route('app', '/app', up.url), auth: 'session', token: { audience: 'app', claims: ['email', 'roles', 'groups', 'name'] } },
     { ...route('direct', '/direct', up.url), auth: 'session', signIn: 'corp' },
+    // Only users a given provider vouched for; another issuer's (or a password user) is refused.
+    { ...route('corp-only', '/corp', up.url), auth: 'session', require: { issuers: ['https://idp.example/corp'] } },
+    { ...route('idp-only', '/idp', up.url), auth: 'session', require: { issuers: [idp.issuer] } },
     { ...route('live', '/live', ws.url), auth: 'session', websocket: true, upstream: { url: ws.url, stripPrefix: true } },
   ];
   const env = { ...process.env, CORP_SECRET: 'gateway-secret-0123456789' };
@@ -172,9 +175,12 @@ describe('OpenID Connect sign-in', () => {
       expect(seen.headers.cookie).toBe('theme=1');
       const token = seen.headers.authorization?.slice(7) ?? '';
       const claims = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as Record<string, unknown>;
-      expect(claims).toMatchObject({ sub: 'alice-sub', email: 'alice@example.com', name: 'Alice', roles: ['admin', 'user'], groups: ['staff'], aud: 'app' });
+      expect(claims).toMatchObject({ sub: 'alice-sub', email: 'alice@example.com', name: 'Alice', roles: ['admin', 'user'], groups: ['staff'], aud: 'app', src_iss: idp.issuer });
     }
     expect(await metric(gw1, /gateway_oidc_sign_ins_total\{provider="corp",result="success"\} [1-9]/)).toBe(true);
+    // The provider vouched for this user, and not another issuer.
+    expect(await status(gw1, `gw-session=${cb.session as string}`, '/idp/x')).toBe(200);
+    expect(await status(gw1, `gw-session=${cb.session as string}`, '/corp/x')).toBe(403);
   });
 
   it('refuses a callback whose state is not this browser\'s, one without the flow cookie, and a replayed one', async () => {

@@ -16,7 +16,11 @@ export function sessionCookieAuthenticator(sessions: SessionService, cookieName:
         throw new GatewayError('session_invalid', { detail: result.reason, headers: { 'set-cookie': cleared } });
       }
       const s = result.session;
-      // Claims that login.claimsUrl changed must not be served from a token minted before.
+      // Claims that login.claimsUrl changed must not be served from a token minted before. A user
+      // signed in through a provider was vouched for by it: its issuer travels as src_iss, and a
+      // route's `issuers` policy can require it (the gateway itself vouches for password users).
+      const issuer = s.idp?.issuer;
+      if (issuer !== undefined) return { sub: s.sub, claims: s.claims, via: 'session', sessionHandle: s.handle, session: s, contentKey: s.claimsDigest, issuer };
       return { sub: s.sub, claims: s.claims, via: 'session', sessionHandle: s.handle, session: s, contentKey: s.claimsDigest };
     },
   };

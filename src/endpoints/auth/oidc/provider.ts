@@ -168,7 +168,7 @@ export class OidcProvider {
     if (claims.acr !== undefined) mapped.acr = claims.acr;
     if (amr.length > 0) mapped.amr = amr;
     const sid = typeof claims.sid === 'string' ? claims.sid : undefined;
-    return { sub: this.subject(claims.sub as string), claims: mapped, idp: { provider: s.name, ...(sid ? { sid } : {}), idToken } };
+    return { sub: this.subject(claims.sub as string), claims: mapped, idp: { provider: s.name, issuer: s.issuer, ...(sid ? { sid } : {}), idToken } };
   }
 
   /** The gateway's name for the provider's user (login.oidc.<name>.subject). */
