@@ -21,7 +21,7 @@ import { createExchange, type CompiledRoute, type Exchange } from '../pipeline/e
 import { fold, needsFold } from '../routing/fold.js';
 import { explainTarget, normalizeHost, type NormalizeStep } from '../routing/normalize.js';
 import type { TableExplanation } from '../routing/table.js';
-import { DECIDE_PATH } from './decide.js';
+import { DECIDE_PATH, isDecidePath } from './decide.js';
 import type { EndpointLookup } from './handler.js';
 import { admitRequest, matchRoute, runStages, type ResolveDeps } from './resolve.js';
 
@@ -585,7 +585,7 @@ export async function explainRequest(deps: ExplainDeps, input: ExplainInput): Pr
       report.decision = decisionOf(err, 'admission');
       return done();
     }
-    if (deps.forwardAuth && (ex.path === DECIDE_PATH || ex.path.startsWith(`${DECIDE_PATH}/`))) {
+    if (deps.forwardAuth && isDecidePath(req.url ?? '')) {
       report.route = { result: 'endpoint', endpoint: DECIDE_PATH, reason: 'the forward-auth endpoint answers this path itself, before any route' };
       report.decision = { result: 'answered_by_gateway', detail: `the gateway's ${DECIDE_PATH} endpoint answers`, at: 'endpoint' };
       return done();
