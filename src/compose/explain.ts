@@ -18,7 +18,8 @@ import { routeOverlaps, type RouteWarning } from '../routing/overlap.js';
 import { buildAuthLayer } from './auth.js';
 import { gatewayErrorPage, routeCompileOptions, trustedProxyList } from './routes.js';
 
-export { ExplainInputError, formatExplanation, type ExplainInput, type ExplainReport } from '../http/explain.js';
+export { ExplainInputError, type ExplainInput, type ExplainReport } from '../http/explain.js';
+export { formatExplanation } from '../http/explain-text.js';
 export type { RouteWarning } from '../routing/overlap.js';
 
 /** How the configuration authenticates, for the report's words. */

@@ -92,6 +92,11 @@ export function connectionNamed(value: string | undefined): ReadonlySet<string> 
 const UNUSUAL_NAME = /[^a-z0-9-]/;
 const UNUSUAL_NAME_ALL = /[^a-z0-9-]/g;
 
+/** The name as CGI-style servers read it (every character but letters, digits and `-` as `-`), or undefined when it has none of those. */
+export function cgiSpelling(name: string): string | undefined {
+  return UNUSUAL_NAME.test(name) ? name.replace(UNUSUAL_NAME_ALL, '-') : undefined;
+}
+
 /** Whether the policy lets a client header called `name` (lower case) through. */
 export function passes(policy: HeaderPolicy, name: string, trustedPeer: boolean): boolean {
   let key = name;
