@@ -5,13 +5,16 @@
 // process's own cost; the machines drift by ±30% over minutes, so the figure to trust is the
 // median of the per-round ratios (each round's slices are seconds apart).
 //
-//   node dist/bench/compare.js [path ...]     paths: /pub /app /app-policy /api /api#own (default /pub /app)
+//   node dist/bench/compare.js [path ...]     paths: /pub /app /app-policy /api /api#own (default /pub /app); /app/big etc.: the 64 KB answer
 //   COMPARE_RATE=3000 (0: as fast as they go) COMPARE_SECONDS=1.5 COMPARE_ROUNDS=15 COMPARE_CONNECTIONS=50
 //   COMPARE_CACHES=off: session and verified-token caches off (Redis and a signature check on every request)
+// Pinned as `npm run bench` is (pin.ts; BENCH_PIN=0 turns it off): the proxies under test on the first
+// core, one at a time under load; the origin, redis-server and this process (autocannon) on the others.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { pinning, pinPid } from './pin.js';
 import { cpuMicros, rssBytes, startProc, startRedisServer, type Proc } from './procs.js';
 import { accessToken, benchIssuer, gatewayConfig, login, ROOT, startGateway } from './setup.js';
 
@@ -51,19 +54,22 @@ function median(v: number[]): number {
 async function main(): Promise<void> {
   const paths = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['/pub', '/app'];
   const work = await mkdtemp(join(tmpdir(), 'gw-compare-'));
-  const redis = await startRedisServer();
+  const pin = pinning();
+  pinPid(process.pid, pin.others);
+  process.stdout.write(`mode: ${pin.describe}\n`);
+  const redis = await startRedisServer(pin.others);
   const procs: Proc[] = [];
   try {
     const { idpToken, jwks } = await benchIssuer();
-    const origin = await startProc('origin', process.execPath, [join(ROOT, 'dist/bench/origin.js')], { JWKS_JSON: jwks });
+    const origin = await startProc('origin', process.execPath, [join(ROOT, 'dist/bench/origin.js')], { JWKS_JSON: jwks }, pin.others);
     procs.push(origin);
-    const bare = await startProc('bare-proxy', process.execPath, [join(ROOT, 'dist/bench/bare-proxy.js')], { ORIGIN: origin.url });
+    const bare = await startProc('bare-proxy', process.execPath, [join(ROOT, 'dist/bench/bare-proxy.js')], { ORIGIN: origin.url }, pin.proxy);
     procs.push(bare);
     const gateways: [string, Proc][] = [];
     const builds: [string, string | undefined, NodeJS.ProcessEnv][] = [['gateway', undefined, {}]];
     if (OTHER_DIST || Object.keys(OTHER_ENV).length > 0) builds.push(['other', OTHER_DIST && join(OTHER_DIST, 'src/cli.js'), OTHER_ENV]);
     for (const [label, cli, env] of builds) {
-      const gw = await startGateway(label, await gatewayConfig(join(work, label), redis.url, origin.url, { cacheTtl: CACHES_OFF ? 0 : '2s' }, CACHES_OFF ? { bearer: { cacheMaxEntries: 0 } } : {}, paths.includes('/app-policy')), [], cli, env);
+      const gw = await startGateway(label, await gatewayConfig(join(work, label), redis.url, origin.url, { cacheTtl: CACHES_OFF ? 0 : '2s' }, CACHES_OFF ? { bearer: { cacheMaxEntries: 0 } } : {}, paths.includes('/app-policy')), [], cli, env, pin.proxy);
       procs.push(gw);
       gateways.push([label, gw]);
     }
@@ -76,7 +82,9 @@ async function main(): Promise<void> {
         '/api': { authorization: idpToken },
         '/api#own': { authorization: await accessToken(gw) },
       };
-      for (const p of paths) targets.push({ label: `${label} ${p}`, proc: gw, url: `${gw.url}${p.replace(/#.*/, '')}`, headers: creds[p] ?? {}, samples: [], peakRss: 0 });
+      // `/app/big` (the origin's 64 KB answer) takes `/app`'s credentials.
+      const credsOf = (p: string) => creds[p.replace(/^(\/[^/#]*)[^#]*/, '$1')] ?? {};
+      for (const p of paths) targets.push({ label: `${label} ${p}`, proc: gw, url: `${gw.url}${p.replace(/#.*/, '')}`, headers: credsOf(p), samples: [], peakRss: 0 });
     }
     // Warm-up, not counted: CPU per request keeps falling for seconds while V8 optimises.
     for (let i = 0; i < 3; i++) for (const t of targets) await run(t);

@@ -99,7 +99,8 @@ async function handle(deps: HandlerDeps, ex: Exchange, hooks: ForwardHooks): Pro
   const route = matchRoute(deps, ex);
   // Before the stages: a page must be able to read the gateway's own 401 or 403 too.
   route.cors?.decorate(origin, ex.res);
-  await runStages(route, ex);
+  const pending = runStages(route, ex);
+  if (pending) await pending;
   await forward(route, ex, hooks);
 }
 

@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type { BlockList } from 'node:net';
 import { GatewayError } from '../errors.js';
 import { forwardedInfo } from '../forward/headers.js';
-import type { CompiledRoute, Exchange } from '../pipeline/exchange.js';
+import type { CompiledRoute, Exchange, Stage } from '../pipeline/exchange.js';
 import { normalizeHost, normalizeTarget } from '../routing/normalize.js';
 import type { RouteTable } from '../routing/table.js';
 import { checkH2Request } from './h2.js';
@@ -81,10 +81,22 @@ export function matchRoute(deps: ResolveDeps, ex: Exchange, method = ex.req.meth
   return m.route;
 }
 
-/** Run the route's stages in order; synchronous stages cost no extra tick. */
-export async function runStages(route: CompiledRoute, ex: Exchange): Promise<void> {
-  for (const stage of route.stages) {
-    const pending = stage(ex);
-    if (pending) await pending;
+/**
+ * Run the route's stages in order. Synchronous while the stages are (a cache-hit request: no promise
+ * at all); from the first stage that returns a promise, the rest run after it.
+ */
+export function runStages(route: CompiledRoute, ex: Exchange): void | Promise<void> {
+  const stages = route.stages;
+  for (let i = 0; i < stages.length; i++) {
+    const pending = (stages[i] as Stage)(ex);
+    if (pending) return runAfter(stages, i + 1, ex, pending);
+  }
+}
+
+async function runAfter(stages: readonly Stage[], from: number, ex: Exchange, pending: Promise<void>): Promise<void> {
+  await pending;
+  for (let i = from; i < stages.length; i++) {
+    const next = (stages[i] as Stage)(ex);
+    if (next) await next;
   }
 }

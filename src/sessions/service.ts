@@ -138,44 +138,60 @@ export class SessionService {
     for (const s of newestFirst.slice(max)) await this.revoke(s.idHash, 'session_cap');
   }
 
-  /** The session a cookie value names, if it is live. Store failures throw session_store_unavailable. */
-  async resolve(cookieValue: string): Promise<ResolveResult> {
+  /**
+   * The session a cookie value names, if it is live. Store failures throw session_store_unavailable.
+   * Answered synchronously (no promise, no microtask) when the cache holds the session and no touch
+   * is due, which is nearly every request of a busy session; a promise otherwise.
+   */
+  resolve(cookieValue: string): ResolveResult | Promise<ResolveResult> {
     // Refused before any store call: a malformed value cannot name a session.
     if (!isSessionIdShape(cookieValue)) return INVALID_MALFORMED;
     const idHash = hashSessionId(cookieValue);
     const now = this.clock.now();
     const useCache = this.cache !== undefined && this.bus.connected;
-    let session = useCache ? this.cache?.get(idHash) : undefined;
-    if (session) this.observe.cache('hit');
-    else {
-      this.observe.cache(useCache ? 'miss' : 'bypass');
-      const seen = this.invalidations;
-      const stored = await this.get(idHash);
-      if (stored === 'unreadable') return INVALID_UNREADABLE;
-      if (!stored) return INVALID_UNKNOWN;
-      session = { ...stored, idHash };
-      if (useCache && seen === this.invalidations && this.bus.connected) this.cache?.set(idHash, session);
+    const cached = useCache ? this.cache?.get(idHash) : undefined;
+    if (cached) {
+      this.observe.cache('hit');
+      return this.live(cached, now);
     }
+    this.observe.cache(useCache ? 'miss' : 'bypass');
+    return this.load(idHash, now, useCache);
+  }
+
+  private async load(idHash: string, now: number, useCache: boolean): Promise<ResolveResult> {
+    const seen = this.invalidations;
+    const stored = await this.get(idHash);
+    if (stored === 'unreadable') return INVALID_UNREADABLE;
+    if (!stored) return INVALID_UNKNOWN;
+    const session: ActiveSession = { ...stored, idHash };
+    if (useCache && seen === this.invalidations && this.bus.connected) this.cache?.set(idHash, session);
+    return this.live(session, now);
+  }
+
+  /** Idle and absolute expiry as of `now` (when the request arrived), and the touch when one is due. */
+  private live(session: ActiveSession, now: number): ResolveResult | Promise<ResolveResult> {
     if (now >= session.expiresAt || now - session.lastSeenAt >= this.settings.idleTimeoutMs) {
-      this.cache?.delete(idHash);
+      this.cache?.delete(session.idHash);
       return INVALID_EXPIRED;
     }
-    if (now - session.lastSeenAt >= this.settings.touchIntervalMs) {
-      const current = await this.currentClaims(session);
-      if (!current) return INVALID_UNKNOWN;
-      // The time after the lookup, which may have waited: the next request must not fall past the interval again.
-      let touched: ActiveSession | undefined;
-      try {
-        touched = await this.touch(current, this.clock.now());
-      } catch {
-        // Read, but the write failed (a read-only replica, out of memory): the session exists, so it
-        // is served; the idle expiry moves at the next touch that succeeds. Counted by storeCall.
-        return { kind: 'active', session: current };
-      }
-      if (!touched) return INVALID_UNKNOWN;
-      session = touched;
-    }
+    if (now - session.lastSeenAt >= this.settings.touchIntervalMs) return this.touchDue(session);
     return { kind: 'active', session };
+  }
+
+  private async touchDue(session: ActiveSession): Promise<ResolveResult> {
+    const current = await this.currentClaims(session);
+    if (!current) return INVALID_UNKNOWN;
+    // The time after the lookup, which may have waited: the next request must not fall past the interval again.
+    let touched: ActiveSession | undefined;
+    try {
+      touched = await this.touch(current, this.clock.now());
+    } catch {
+      // Read, but the write failed (a read-only replica, out of memory): the session exists, so it
+      // is served; the idle expiry moves at the next touch that succeeds. Counted by storeCall.
+      return { kind: 'active', session: current };
+    }
+    if (!touched) return INVALID_UNKNOWN;
+    return { kind: 'active', session: touched };
   }
 
   /**

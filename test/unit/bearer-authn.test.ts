@@ -40,7 +40,7 @@ function setup(idps: FakeIssuer[] = []) {
     { outcome: (issuer, result, reason) => outcomes.push(`${issuer} ${result} ${reason}`), cache: (r) => caches.push(r) },
     100,
   );
-  const auth = (token: string) => bearer.authenticate({ req: { headers: { authorization: `Bearer ${token}` } } } as unknown as Exchange);
+  const auth = async (token: string) => bearer.authenticate({ req: { headers: { authorization: `Bearer ${token}` } } } as unknown as Exchange);
   const refused = async (token: string) => {
     const err = await auth(token).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(GatewayError);

@@ -43,13 +43,18 @@ export class TokenMinter {
     this.cache = new LRUCache({ max: maxEntries });
   }
 
-  async token(principal: Principal, scope: MintScope): Promise<string> {
+  /** The token for this principal and scope: the reused one at once, or a promise of a new signature. */
+  token(principal: Principal, scope: MintScope): string | Promise<string> {
     // `contentKey` (express-session principals, whose record the Express app may rewrite) keeps a
     // token with old claims from being handed out for a changed record.
     const key = principal.contentKey === undefined ? `${principal.sessionHandle}\n${scope.key}` : `${principal.sessionHandle}\n${scope.key}\n${principal.contentKey}`;
     const now = this.clock.now();
     const hit = this.cache.get(key);
     if (hit && now < hit.reuseUntil) return hit.token;
+    return this.mint(key, principal, scope, now);
+  }
+
+  private async mint(key: string, principal: Principal, scope: MintScope, now: number): Promise<string> {
     const token = await this.sign(principal, scope, now);
     this.cache.set(key, { token, reuseUntil: now + this.ttlMs * REUSE_FRACTION });
     return token;
