@@ -8,6 +8,7 @@
 //   node dist/bench/compare.js [path ...]     paths: /pub /app /app-policy /api /api#own (default /pub /app); /app/big etc.: the 64 KB answer
 //   COMPARE_RATE=3000 (0: as fast as they go) COMPARE_SECONDS=1.5 COMPARE_ROUNDS=15 COMPARE_CONNECTIONS=50
 //   COMPARE_CACHES=off: session and verified-token caches off (Redis and a signature check on every request)
+//   COMPARE_CONFIG='{"redis":{"autoPipelining":true}}': gateway.yaml settings of the second gateway (merged per section)
 // Pinned as `npm run bench` is (pin.ts; BENCH_PIN=0 turns it off): the proxies under test on the first
 // core, one at a time under load; the origin, redis-server and this process (autocannon) on the others.
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -24,6 +25,7 @@ const ROUNDS = Number(process.env.COMPARE_ROUNDS ?? 15);
 const CONNECTIONS = Number(process.env.COMPARE_CONNECTIONS ?? 50);
 const OTHER_DIST = process.env.COMPARE_DIST;
 const CACHES_OFF = process.env.COMPARE_CACHES === 'off';
+const OTHER_CONFIG = JSON.parse(process.env.COMPARE_CONFIG ?? '{}') as Record<string, Record<string, unknown>>;
 const OTHER_ENV = Object.fromEntries((process.env.COMPARE_ENV ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 
 interface Target {
@@ -67,9 +69,11 @@ async function main(): Promise<void> {
     procs.push(bare);
     const gateways: [string, Proc][] = [];
     const builds: [string, string | undefined, NodeJS.ProcessEnv][] = [['gateway', undefined, {}]];
-    if (OTHER_DIST || Object.keys(OTHER_ENV).length > 0) builds.push(['other', OTHER_DIST && join(OTHER_DIST, 'src/cli.js'), OTHER_ENV]);
+    if (OTHER_DIST || Object.keys(OTHER_ENV).length > 0 || Object.keys(OTHER_CONFIG).length > 0) builds.push(['other', OTHER_DIST && join(OTHER_DIST, 'src/cli.js'), OTHER_ENV]);
     for (const [label, cli, env] of builds) {
-      const gw = await startGateway(label, await gatewayConfig(join(work, label), redis.url, origin.url, { cacheTtl: CACHES_OFF ? 0 : '2s' }, CACHES_OFF ? { bearer: { cacheMaxEntries: 0 } } : {}, paths.includes('/app-policy')), [], cli, env, pin.proxy);
+      const extra: Record<string, Record<string, unknown>> = { redis: { url: redis.url }, ...(CACHES_OFF ? { bearer: { cacheMaxEntries: 0 } } : {}) };
+      if (label === 'other') for (const [section, values] of Object.entries(OTHER_CONFIG)) extra[section] = { ...extra[section], ...values };
+      const gw = await startGateway(label, await gatewayConfig(join(work, label), redis.url, origin.url, { cacheTtl: CACHES_OFF ? 0 : '2s' }, extra, paths.includes('/app-policy')), [], cli, env, pin.proxy);
       procs.push(gw);
       gateways.push([label, gw]);
     }

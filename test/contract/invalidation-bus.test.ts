@@ -26,7 +26,7 @@ afterAll(async () => {
 const quick = (check: () => boolean, ms = 2_000) => until(async () => check(), ms, 5);
 
 function settings(url: string): RedisSettings {
-  return { url, keyPrefix: 'unused:', commandTimeout: 300, connectTimeout: 1000 };
+  return { url, keyPrefix: 'unused:', commandTimeout: 300, connectTimeout: 1000, autoPipelining: false };
 }
 
 /**

@@ -72,7 +72,37 @@ describe('Redis Sentinel', () => {
   });
 });
 
-describe('Redis Cluster', () => {
+describe('redis.autoPipelining on one server', () => {
+  it('serves concurrent session requests from shared pipelines, revokes, and fails closed when Redis freezes', async () => {
+    // The session cache off: every request reads Redis, so concurrent requests share pipelines.
+    const ap = await startSessionEnv({ gateway: { redis: { autoPipelining: true }, session: { cacheTtl: 0 } } });
+    try {
+      await exercise(ap, async () => undefined);
+      const users = await Promise.all(['alice', 'root', 'alice'].map((u) => ap.login(u)));
+      const statuses = await Promise.all(Array.from({ length: 60 }, (_, i) => ap.get('/app/x', users[i % 3]).then((r) => r.status)));
+      expect(statuses.every((s) => s === 200)).toBe(true);
+      // One user's session revoked while the others' lookups share its pipelines.
+      expect((await ap.send('POST', '/auth/logout', users[1], { origin: ap.origin })).status).toBe(204);
+      const after = await Promise.all(Array.from({ length: 30 }, (_, i) => ap.get('/app/x', users[i % 3]).then((r) => r.status)));
+      expect(after.filter((_, i) => i % 3 === 1).every((s) => s === 401)).toBe(true);
+      expect(after.filter((_, i) => i % 3 !== 1).every((s) => s === 200)).toBe(true);
+      ap.redis.pause();
+      try {
+        const started = Date.now();
+        const frozen = await Promise.all(Array.from({ length: 10 }, () => ap.get('/app/x', users[0])));
+        expect(frozen.map((r) => r.status)).toEqual(Array(10).fill(503));
+        expect(Date.now() - started).toBeLessThan(3000);
+      } finally {
+        ap.redis.resume();
+      }
+      await until(async () => (await ap.get('/app/x', users[0])).status === 200);
+    } finally {
+      await ap.close();
+    }
+  }, 30_000);
+});
+
+describe('Redis Cluster, with redis.autoPipelining', () => {
   const nodes: RedisServer[] = [];
   let env: SessionEnv;
 
@@ -90,7 +120,8 @@ describe('Redis Cluster', () => {
       }
     });
     env = await startSessionEnv({
-      gateway: { redis: { url: 'redis://127.0.0.1:1', cluster: { nodes: nodes.map((n) => n.url) }, commandTimeout: '1s' } },
+      // autoPipelining here (per node in a cluster); redis-failover.test.ts runs a cluster without it.
+      gateway: { redis: { url: 'redis://127.0.0.1:1', cluster: { nodes: nodes.map((n) => n.url) }, commandTimeout: '1s', autoPipelining: true } },
       routes: sessionRoutes,
     });
     // The harness started its own standalone server too; the gateway must not be using it.

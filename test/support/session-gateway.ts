@@ -69,9 +69,10 @@ export async function startSessionEnv(
     clock: options.clock,
     routes: (options.routes ?? sessionRoutes)(up.url),
     gateway: {
-      redis: { url: redis.url, commandTimeout: '300ms', connectTimeout: '1s' },
       publicOrigins: ['http://app.example'],
       ...gwOpts,
+      // Settings given for redis join the harness's server (a sentinel or cluster setting replaces it).
+      redis: { url: redis.url, commandTimeout: '300ms', connectTimeout: '1s', ...(gwOpts.redis as object | undefined) },
       login: { verifyUrl: `${verifier.url}/verify`, ...(gwOpts.login as object | undefined) },
       session: { store: 'redis', cookie: { name: COOKIE, secure: false }, ...(gwOpts.session as object | undefined) },
     },

@@ -2,7 +2,8 @@
 // lose its scheme silently, so a TLS cluster was spoken to in clear), credentials from the URLs when
 // cluster.password does not say otherwise, and a mix of TLS and clear nodes refused at load.
 import { describe, expect, it } from 'vitest';
-import { clusterSettings } from '../../src/adapters/redis/client.js';
+import type { Redis } from 'ioredis';
+import { clusterSettings, createRedisClient, type RedisClient } from '../../src/adapters/redis/client.js';
 import { gatewaySchema } from '../../src/config/schema.js';
 
 const base = { commandTimeout: 500, enableOfflineQueue: false };
@@ -32,5 +33,32 @@ describe('Redis Cluster settings', () => {
     expect(mixed.success).toBe(false);
     expect(JSON.stringify(mixed.error?.issues)).toContain('not a mix');
     expect(gatewaySchema.safeParse({ redis: { cluster: { nodes: ['rediss://a:7000', 'rediss://b:7001'] } } }).success).toBe(true);
+  });
+});
+
+describe('redis.autoPipelining', () => {
+  const settings = (autoPipelining: boolean, extra: Record<string, unknown> = {}) =>
+    gatewaySchema.parse({ redis: { autoPipelining, ...extra } }).redis;
+
+  it('reaches the command client, never the subscriber, and the cluster at its own level', () => {
+    const clients: RedisClient[] = [];
+    try {
+      for (const [on, role] of [
+        [true, 'commands'],
+        [true, 'subscriber'],
+        [false, 'commands'],
+      ] as const) {
+        const c = createRedisClient(settings(on, { url: 'redis://127.0.0.1:1' }), role) as Redis;
+        clients.push(c);
+        c.on('error', () => undefined);
+        expect(c.options.enableAutoPipelining, `${on} ${role}`).toBe(on && role === 'commands');
+      }
+      expect(gatewaySchema.parse({}).redis.autoPipelining).toBe(false);
+      const cluster = clusterSettings({ nodes: ['redis://a.example:7000'], slotsRefreshInterval: 2000 }, { ...base, enableAutoPipelining: true }, 500);
+      expect(cluster.options.enableAutoPipelining).toBe(true);
+      expect(clusterSettings({ nodes: ['redis://a.example:7000'], slotsRefreshInterval: 2000 }, base, 500).options.enableAutoPipelining).toBeUndefined();
+    } finally {
+      for (const c of clients) c.disconnect();
+    }
   });
 });

@@ -17,6 +17,7 @@ function baseOptions(cfg: RedisSettings): RedisOptions {
     // Keep reconnecting (capped backoff): service must resume by itself when Redis is back.
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000),
     lazyConnect: false,
+    enableAutoPipelining: cfg.autoPipelining,
   };
 }
 
@@ -25,6 +26,8 @@ export function createRedisClient(cfg: RedisSettings, role: 'commands' | 'subscr
   const options = baseOptions(cfg);
   if (role === 'subscriber') {
     delete options.commandTimeout;
+    // A subscription connection sends a few commands, never in a hurry.
+    options.enableAutoPipelining = false;
     options.enableOfflineQueue = true;
   }
   if (cfg.cluster) {
@@ -74,6 +77,8 @@ export function clusterSettings(
         password: cluster.password ?? (withCredentials?.password ? decodeURIComponent(withCredentials.password) : undefined),
       },
       enableOfflineQueue: options.enableOfflineQueue,
+      // A cluster pipelines per node: ioredis reads this from the cluster's options, not the nodes'.
+      ...(options.enableAutoPipelining ? { enableAutoPipelining: true } : {}),
       clusterRetryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000),
       // A frozen master keeps its connection open, so nothing else tells ioredis that its replica
       // took over the slots: re-read the slot map this often (ioredis does not by default).
