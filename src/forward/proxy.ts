@@ -52,6 +52,8 @@ export interface ForwardExchange {
   upstreamOrigin: string | undefined;
   upstreamHeadersAt: number | undefined;
   bodyTooLarge: boolean;
+  /** The upstream request in flight, aborted when the client goes away (clientClosed). */
+  upstreamCall: { abortForClient(): void } | undefined;
 }
 
 export interface ForwardHooks {
@@ -145,7 +147,7 @@ class BodyLimit extends Transform {
 
 /**
  * Send the exchange upstream and stream the answer back; throws GatewayError when the gateway must
- * answer itself. The caller must call clientClosed(res) when the response closes.
+ * answer itself. The caller must call clientClosed(ex) when the response closes.
  */
 export async function forward(route: ForwardRoute, ex: ForwardExchange, hooks: ForwardHooks): Promise<void> {
   const res = ex.res;
@@ -159,7 +161,7 @@ export async function forward(route: ForwardRoute, ex: ForwardExchange, hooks: F
     for (const h of route.requestHeaders) headers.push(h);
     for (const h of ex.upstreamHeaders) headers.push(h);
     const call = new UpstreamCall(ex, route);
-    (res as TrackedResponse)[CALL] = call;
+    ex.upstreamCall = call;
     target.pool.dispatch(
       {
         path: upstreamPath(route, target, ex),
@@ -201,16 +203,15 @@ export async function forward(route: ForwardRoute, ex: ForwardExchange, hooks: F
   }
 }
 
-const CALL = Symbol('upstreamCall');
-type TrackedResponse = ServerResponse & { [CALL]?: UpstreamCall };
-
 /**
  * The response closed: if the answer was not complete, the client went away, so the upstream
  * request is aborted. The request handler calls this from its one 'close' listener, rather than
- * the forwarder adding a second listener per request.
+ * the forwarder adding a second listener per request. The call is kept on the exchange, not on the
+ * response: a property added to Node's response objects gives them a hidden class of their own,
+ * and Node's HTTP and stream functions then see two shapes of response.
  */
-export function clientClosed(res: ServerResponse): void {
-  if (!res.writableFinished) (res as TrackedResponse)[CALL]?.abortForClient();
+export function clientClosed(ex: Pick<ForwardExchange, 'res' | 'upstreamCall'>): void {
+  if (!ex.res.writableFinished) ex.upstreamCall?.abortForClient();
 }
 
 /**

@@ -73,6 +73,8 @@ export interface Exchange {
   errorCode: string | undefined;
   /** Set when the request body outgrew the route's limit while streaming. */
   bodyTooLarge: boolean;
+  /** The upstream request in flight (forward/proxy.ts), aborted when the client goes away. */
+  upstreamCall: { abortForClient(): void } | undefined;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -107,5 +109,6 @@ export function createExchange(
     upstreamHeadersAt: undefined,
     errorCode: undefined,
     bodyTooLarge: false,
+    upstreamCall: undefined,
   };
 }
