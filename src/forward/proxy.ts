@@ -56,9 +56,11 @@ export interface ForwardExchange {
   upstreamCall: { abortForClient(): void } | undefined;
 }
 
-export interface ForwardHooks {
+export interface ForwardHooks<E extends ForwardExchange = ForwardExchange> {
   /** Called once per upstream failure, for metrics. */
   onUpstreamError(route: string, kind: UpstreamFailureKind): void;
+  /** The gateway must answer itself (no upstream answer was started): render this error. */
+  failed(ex: E, err: GatewayError): void;
 }
 
 export function upstreamPath(route: ForwardRoute, target: UpstreamTarget, ex: ForwardExchange): string {
@@ -146,61 +148,75 @@ class BodyLimit extends Transform {
 }
 
 /**
- * Send the exchange upstream and stream the answer back; throws GatewayError when the gateway must
- * answer itself. The caller must call clientClosed(ex) when the response closes.
+ * Send the exchange upstream and stream the answer back. The outcome arrives through callbacks, not
+ * a promise (a cache-hit request then creates none): an error the gateway must answer goes to
+ * `hooks.failed`; a request it cannot start (its body too large) throws GatewayError at once. The
+ * caller must call clientClosed(ex) when the response closes.
  */
-export async function forward(route: ForwardRoute, ex: ForwardExchange, hooks: ForwardHooks): Promise<void> {
+export function forward<E extends ForwardExchange>(route: ForwardRoute, ex: E, hooks: ForwardHooks<E>): void {
+  send({ route, ex, hooks, body: requestBody(route, ex) }, route.upstream.pick(), 0);
+}
+
+/** What one forward keeps across its attempts. */
+interface Forwarding<E extends ForwardExchange> {
+  readonly route: ForwardRoute;
+  readonly ex: E;
+  readonly hooks: ForwardHooks<E>;
+  readonly body: IncomingMessage | Transform | null;
+}
+
+function send<E extends ForwardExchange>(f: Forwarding<E>, target: UpstreamTarget, attempt: number): void {
+  const { route, ex } = f;
+  ex.upstreamOrigin = target.origin;
+  const headers: string[] = [];
+  filterRequestHeaders(ex.req, route.headerPolicy, headers, route.ownedCookies, ex.trustedPeer);
+  headers.push('host', route.preserveHost ? (ex.req.headers.host ?? target.host) : (route.hostOverride ?? target.host));
+  for (const h of route.requestHeaders) headers.push(h);
+  for (const h of ex.upstreamHeaders) headers.push(h);
+  const call = new UpstreamCall(f, target, attempt);
+  ex.upstreamCall = call;
+  target.pool.dispatch(
+    {
+      path: upstreamPath(route, target, ex),
+      method: ex.req.method as Dispatcher.HttpMethod,
+      headers,
+      body: f.body,
+      headersTimeout: route.timeoutMs,
+      bodyTimeout: route.timeoutMs,
+    },
+    call,
+  );
+}
+
+/** An attempt failed: retry, break the client's answer off, or have the gateway answer. */
+function upstreamFailed<E extends ForwardExchange>(f: Forwarding<E>, call: UpstreamCall<E>, target: UpstreamTarget, attempt: number, err: Error): void {
+  const { route, ex, hooks } = f;
   const res = ex.res;
-  const body = requestBody(route, ex);
-  let target = route.upstream.pick();
-  for (let attempt = 0; ; attempt++) {
-    ex.upstreamOrigin = target.origin;
-    const headers: string[] = [];
-    filterRequestHeaders(ex.req, route.headerPolicy, headers, route.ownedCookies, ex.trustedPeer);
-    headers.push('host', route.preserveHost ? (ex.req.headers.host ?? target.host) : (route.hostOverride ?? target.host));
-    for (const h of route.requestHeaders) headers.push(h);
-    for (const h of ex.upstreamHeaders) headers.push(h);
-    const call = new UpstreamCall(ex, route);
-    ex.upstreamCall = call;
-    target.pool.dispatch(
-      {
-        path: upstreamPath(route, target, ex),
-        method: ex.req.method as Dispatcher.HttpMethod,
-        headers,
-        body,
-        headersTimeout: route.timeoutMs,
-        bodyTimeout: route.timeoutMs,
-      },
-      call,
-    );
-    const err = await call.settled;
-    if (err === undefined) return;
-    if (ex.bodyTooLarge) throw new GatewayError('body_too_large', { cause: err, headers: { connection: 'close' } });
-    if (call.clientLeft) {
-      // The client left; there is nobody to answer.
-      hooks.onUpstreamError(route.name, 'aborted');
-      return;
-    }
-    const failure = classifyUpstreamError(err);
-    hooks.onUpstreamError(route.name, failure.kind);
-    if (failure.beforeSend) route.upstream.eject(target);
-    // Retry once on another target when nothing was sent and there is no body to replay.
-    if (failure.beforeSend && body === null && attempt === 0 && route.upstream.size > 1 && !res.headersSent) {
-      target = route.upstream.pick(target);
-      continue;
-    }
-    if (res.headersSent) {
-      // Mid-body: make the client see a broken message, not a clean end. A FIN would look like the
-      // end of a body delimited by the connection's close (an HTTP/1.0 client, nginx's default
-      // upstream protocol): reset the connection instead.
-      // Over HTTP/2 the socket is shared by other streams: reset this stream only.
-      const socket = ex.req.httpVersionMajor === 2 ? null : (res.socket as (ServerResponse['socket'] & { resetAndDestroy?: () => void }) | null);
-      if (socket?.resetAndDestroy) socket.resetAndDestroy();
-      else res.destroy(err);
-      return;
-    }
-    throw new GatewayError(failure.code, { cause: err });
+  if (ex.bodyTooLarge) return hooks.failed(ex, new GatewayError('body_too_large', { cause: err, headers: { connection: 'close' } }));
+  if (call.clientLeft) {
+    // The client left; there is nobody to answer.
+    hooks.onUpstreamError(route.name, 'aborted');
+    return;
   }
+  const failure = classifyUpstreamError(err);
+  hooks.onUpstreamError(route.name, failure.kind);
+  if (failure.beforeSend) route.upstream.eject(target);
+  // Retry once on another target when nothing was sent and there is no body to replay.
+  if (failure.beforeSend && f.body === null && attempt === 0 && route.upstream.size > 1 && !res.headersSent) {
+    send(f, route.upstream.pick(target), attempt + 1);
+    return;
+  }
+  if (res.headersSent) {
+    // Mid-body: make the client see a broken message, not a clean end. A FIN would look like the
+    // end of a body delimited by the connection's close (an HTTP/1.0 client, nginx's default
+    // upstream protocol): reset the connection instead.
+    // Over HTTP/2 the socket is shared by other streams: reset this stream only.
+    const socket = ex.req.httpVersionMajor === 2 ? null : (res.socket as (ServerResponse['socket'] & { resetAndDestroy?: () => void }) | null);
+    if (socket?.resetAndDestroy) socket.resetAndDestroy();
+    else res.destroy(err);
+    return;
+  }
+  hooks.failed(ex, new GatewayError(failure.code, { cause: err }));
 }
 
 /**
@@ -220,21 +236,19 @@ export function clientClosed(ex: Pick<ForwardExchange, 'res' | 'upstreamCall'>):
  * replaces `Pool.stream`, whose per-request AsyncResource, stream `finished()` listeners and abort
  * signal wiring cost more than the proxying itself: with a signal attached, ≈4 KB per request
  * lived long enough to be promoted to V8's old generation (bench/README.md).
- * `settled` resolves once: undefined when the answer was written whole, else the failure.
+ * It ends once: with the answer written whole, or with a failure handed to upstreamFailed.
  */
-class UpstreamCall implements Dispatcher.DispatchHandler {
-  readonly settled: Promise<Error | undefined>;
+class UpstreamCall<E extends ForwardExchange> implements Dispatcher.DispatchHandler {
   clientLeft = false;
-  private settle!: (err: Error | undefined) => void;
+  private ended = false;
   private controller: Dispatcher.DispatchController | undefined;
   private onDrain: (() => void) | undefined;
 
   constructor(
-    private readonly ex: ForwardExchange,
-    private readonly route: ForwardRoute,
-  ) {
-    this.settled = new Promise((resolve) => (this.settle = resolve));
-  }
+    private readonly f: Forwarding<E>,
+    private readonly target: UpstreamTarget,
+    private readonly attempt: number,
+  ) {}
 
   abortForClient(): void {
     this.clientLeft = true;
@@ -250,9 +264,9 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     // 1xx interim answers are the upstream's business; Node answered the client's 100-continue itself.
     if (statusCode < 200) return;
-    const ex = this.ex;
+    const ex = this.f.ex;
     ex.upstreamHeadersAt = performance.now();
-    const route = this.route;
+    const route = this.f.route;
     const out = filterResponseHeaders(headers, route.ownedCookies);
     if (route.responseHeaders) shapeResponse(out, route.responseHeaders);
     out['x-request-id'] = ex.requestId;
@@ -261,20 +275,22 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.ex.res.write(chunk)) return;
+    if (this.f.ex.res.write(chunk)) return;
     controller.pause();
     this.onDrain ??= () => this.controller?.resume();
-    this.ex.res.once('drain', this.onDrain);
+    this.f.ex.res.once('drain', this.onDrain);
   }
 
   onResponseEnd(): void {
-    this.ex.res.end();
-    this.settle(undefined);
+    this.ended = true;
+    this.f.ex.res.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
-    if (this.onDrain) this.ex.res.off('drain', this.onDrain);
-    this.settle(err);
+    if (this.onDrain) this.f.ex.res.off('drain', this.onDrain);
+    if (this.ended) return;
+    this.ended = true;
+    upstreamFailed(this.f, this, this.target, this.attempt, err);
   }
 }
 

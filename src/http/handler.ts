@@ -42,8 +42,9 @@ export interface HandlerDeps extends ResolveDeps {
 }
 
 export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const hooks: ForwardHooks = {
+  const hooks: ForwardHooks<Exchange> = {
     onUpstreamError: (route, kind) => deps.metrics.upstreamErrors.labels(route, kind).inc(),
+    failed: (ex, err) => fail(deps, ex, err),
   };
   return (req, res) => {
     const ex = createExchange(req, res, performance.now(), deps.newRequestId);
@@ -55,11 +56,18 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
     });
     deps.metrics.request.inFlight++;
     if (deps.lifecycle.draining) res.shouldKeepAlive = false;
-    handle(deps, ex, hooks).catch((err: unknown) => fail(deps, ex, err));
+    // Synchronous as far as the request allows (a cache-hit request all the way to the upstream
+    // dispatch): a promise only where a stage or an endpoint waits.
+    try {
+      const pending = handle(deps, ex, hooks);
+      if (pending) pending.catch((err: unknown) => fail(deps, ex, err));
+    } catch (err) {
+      fail(deps, ex, err);
+    }
   };
 }
 
-async function handle(deps: HandlerDeps, ex: Exchange, hooks: ForwardHooks): Promise<void> {
+function handle(deps: HandlerDeps, ex: Exchange, hooks: ForwardHooks<Exchange>): void | Promise<void> {
   if (deps.hsts !== undefined && 'encrypted' in ex.req.socket) ex.res.setHeader('strict-transport-security', deps.hsts);
   admitRequest(deps, ex);
   if (deps.clientCertificates) ex.upstreamHeaders.push(...clientCertHeaders(ex.req.socket));
@@ -68,16 +76,14 @@ async function handle(deps: HandlerDeps, ex: Exchange, hooks: ForwardHooks): Pro
   // /auth/decide (`/auth/x\..\decide`) slips past an edge's rule that keeps clients out of it.
   if (deps.forwardAuth && isDecidePath(ex.req.url ?? '')) {
     ex.endpoint = DECIDE_PATH;
-    await decide(deps, ex, deps.forwardAuth);
-    return;
+    return decide(deps, ex, deps.forwardAuth);
   }
   const endpoint = deps.endpoints(method, ex.path);
   if (endpoint) {
     ex.endpoint = endpoint.label;
     // The gateway's endpoints read small bodies themselves (and refuse large ones while reading).
     invite(ex);
-    await endpoint.run(ex);
-    return;
+    return endpoint.run(ex);
   }
   const origin = ex.req.headers.origin;
   const asked = ex.req.headers['access-control-request-method'];
@@ -94,8 +100,8 @@ async function handle(deps: HandlerDeps, ex: Exchange, hooks: ForwardHooks): Pro
   // Before the stages: a page must be able to read the gateway's own 401 or 403 too.
   route.cors?.decorate(origin, ex.res);
   const pending = runStages(route, ex);
-  if (pending) await pending;
-  await forward(route, ex, hooks);
+  if (pending) return pending.then(() => forward(route, ex, hooks));
+  forward(route, ex, hooks);
 }
 
 function fail(deps: HandlerDeps, ex: Exchange, err: unknown): void {
