@@ -210,8 +210,10 @@ function upstreamFailed<E extends ForwardExchange>(f: Forwarding<E>, call: Upstr
     // Mid-body: make the client see a broken message, not a clean end. A FIN would look like the
     // end of a body delimited by the connection's close (an HTTP/1.0 client, nginx's default
     // upstream protocol): reset the connection instead.
-    // Over HTTP/2 the socket is shared by other streams: reset this stream only.
-    const socket = ex.req.httpVersionMajor === 2 ? null : (res.socket as (ServerResponse['socket'] & { resetAndDestroy?: () => void }) | null);
+    // Over HTTP/2 the socket is shared by other streams: reset this stream only. Only a plain TCP
+    // socket can be reset (Node throws ERR_INVALID_HANDLE_TYPE for a TLS one): over HTTPS the
+    // connection is destroyed, and the client sees the message end without TLS's close_notify.
+    const socket = ex.req.httpVersionMajor === 2 || 'encrypted' in ex.req.socket ? null : (res.socket as (ServerResponse['socket'] & { resetAndDestroy?: () => void }) | null);
     if (socket?.resetAndDestroy) socket.resetAndDestroy();
     else res.destroy(err);
     return;
@@ -290,7 +292,13 @@ class UpstreamCall<E extends ForwardExchange> implements Dispatcher.DispatchHand
     if (this.onDrain) this.f.ex.res.off('drain', this.onDrain);
     if (this.ended) return;
     this.ended = true;
-    upstreamFailed(this.f, this, this.target, this.attempt, err);
+    try {
+      upstreamFailed(this.f, this, this.target, this.attempt, err);
+    } catch (thrown) {
+      // Nothing the gateway does here may reach undici: it would re-emit it as an 'error' on the
+      // pool, which nobody listens to, and the process would exit. Break the answer off instead.
+      this.f.ex.res.destroy(thrown as Error);
+    }
   }
 }
 

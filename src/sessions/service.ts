@@ -80,20 +80,32 @@ export class SessionService {
     else for (const [idHash, s] of this.cache.entries()) if (s.sub === e.sub) this.cache.delete(idHash);
   }
 
-  /** Run a store call, timing it; a failure is a 503 (fail closed), never "no session". */
-  private async call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Run a store call, timing it; a failure is a 503 (fail closed), never "no session". Written with
+   * then() rather than async/await: on the path where every request reads Redis, each async layer
+   * is another promise and microtask per request (bench/README.md).
+   */
+  private call<T>(op: string, fn: () => Promise<T>): Promise<T> {
     const started = performance.now();
+    let pending: Promise<T>;
     try {
-      const v = await fn();
-      this.observe.storeCall(op, (performance.now() - started) / 1000, true);
-      return v;
+      pending = fn();
     } catch (err) {
-      // The store answered: about a record, not about itself.
-      const answered = err instanceof UnreadableSessionError;
-      this.observe.storeCall(op, (performance.now() - started) / 1000, answered, answered ? undefined : err);
-      if (answered) throw err;
-      throw storeUnavailable(err);
+      pending = Promise.reject(err as Error);
     }
+    return pending.then(
+      (v) => {
+        this.observe.storeCall(op, (performance.now() - started) / 1000, true);
+        return v;
+      },
+      (err: unknown) => {
+        // The store answered: about a record, not about itself.
+        const answered = err instanceof UnreadableSessionError;
+        this.observe.storeCall(op, (performance.now() - started) / 1000, answered, answered ? undefined : err);
+        if (answered) throw err;
+        throw storeUnavailable(err);
+      },
+    );
   }
 
   private ttlFor(s: StoredSession, now: number): number {
@@ -231,14 +243,12 @@ export class SessionService {
   }
 
   /** A store read: 'unreadable' for a record that is no session (reported once per read), failures 503. */
-  private async get(idHash: string): Promise<StoredSession | undefined | 'unreadable'> {
-    try {
-      return await this.call('get', () => this.store.get(idHash));
-    } catch (err) {
+  private get(idHash: string): Promise<StoredSession | undefined | 'unreadable'> {
+    return this.call('get', () => this.store.get(idHash)).catch((err: unknown) => {
       if (!(err instanceof UnreadableSessionError)) throw err;
       this.observe.unreadable(err.why);
-      return 'unreadable';
-    }
+      return 'unreadable' as const;
+    });
   }
 
   /** The session as stored now, bypassing the cache; undefined when gone, unreadable or expired (idle or absolute). */

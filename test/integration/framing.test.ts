@@ -2,9 +2,14 @@
 // once the route's checks passed, so a refused upload is never invited; and an upstream that breaks
 // off mid-body looks broken to every client, HTTP/1.0 ones (whose body ends with the connection)
 // included: the connection is reset, never closed cleanly.
+import { readFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { route, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { makeCa } from '../support/certs.js';
+import { route, startTestGateway, writeConfigDir, type TestGateway } from '../support/gateway.js';
+import { spawnGateway } from '../support/process.js';
 import { startUpstream, type Upstream } from '../support/upstream.js';
 
 let up: Upstream;
@@ -89,4 +94,53 @@ describe('an upstream breaking off mid-body', () => {
     expect(outcome.data).toContain('part of the answer');
     expect(outcome.error).toBe('ECONNRESET');
   });
+});
+
+// Found by review: over HTTPS the client's socket is a TLS one, which cannot be reset; the attempt
+// threw inside undici's error callback and the process exited. A real gateway process, so an exit shows.
+describe('an upstream breaking off mid-body, the client on HTTPS (HTTP/1.1)', () => {
+  for (const http2 of [true, false]) {
+    it(`breaks the client's answer off and keeps serving (listen.tls.http2: ${http2})`, async () => {
+      const ca = await makeCa();
+      const caPem = await readFile(ca.certFile);
+      const tls = await ca.issue('server');
+      const upstream = await startUpstream((req, res) => {
+        req.resume();
+        if (req.url?.startsWith('/ok')) return void res.end('fine');
+        res.writeHead(200, { 'content-length': '100000' });
+        res.write('part of the answer');
+        // /breaking: the upstream's connection dies; /quiet: it says nothing more (the route's body timeout).
+        if (req.url?.startsWith('/breaking')) setTimeout(() => res.socket?.destroy(), 50);
+      });
+      const dir = await writeConfigDir(
+        [route('breaking', '/breaking', upstream.url), route('quiet', '/quiet', upstream.url, { upstream: { timeoutMs: 500 } }), route('ok', '/ok', upstream.url)],
+        { listen: { host: '127.0.0.1', port: 0, tls: http2 ? tls : { ...tls, http2: false } } },
+      );
+      const gw = await spawnGateway(join(dir, 'gateway.yaml'));
+      try {
+        const { port } = new URL(gw.url);
+        const get = (path: string) =>
+          new Promise<string>((resolve) => {
+            const req = httpsRequest({ host: '127.0.0.1', port, path, ca: caPem, agent: false }, (res) => {
+              let body = '';
+              res.on('data', (d: Buffer) => (body += d.toString()));
+              res.on('error', () => resolve(`${res.statusCode} broken after ${JSON.stringify(body)}`));
+              res.on('end', () => resolve(`${res.statusCode} ${body}`));
+            });
+            req.on('error', (e) => resolve(`request error ${String(e)}`));
+            req.end();
+          });
+        expect(await get('/ok/x')).toBe('200 fine');
+        expect(await get('/breaking/x')).toBe('200 broken after "part of the answer"');
+        expect(await get('/quiet/x')).toBe('200 broken after "part of the answer"');
+        const exited = await Promise.race([gw.exited, new Promise((r) => setTimeout(() => r('running'), 500))]);
+        expect(exited).toBe('running');
+        expect(await get('/ok/x')).toBe('200 fine');
+        expect(gw.logs.filter((l) => (l.level as number) >= 50)).toEqual([]);
+      } finally {
+        await gw.kill().catch(() => undefined);
+        await upstream.close();
+      }
+    }, 30_000);
+  }
 });
