@@ -154,7 +154,15 @@ class BodyLimit extends Transform {
  * caller must call clientClosed(ex) when the response closes.
  */
 export function forward<E extends ForwardExchange>(route: ForwardRoute, ex: E, hooks: ForwardHooks<E>): void {
+  // The client left while a stage waited (a store read, a JWKS fetch): nobody is there to answer,
+  // and a request sent now would act on the upstream for no one (a POST would still be carried out).
+  if (clientGone(ex.res)) return;
   send({ route, ex, hooks, body: requestBody(route, ex) }, route.upstream.pick(), 0);
+}
+
+/** The client's connection (HTTP/1) or stream (HTTP/2) is already gone. */
+function clientGone(res: ServerResponse): boolean {
+  return res.destroyed || (res as ServerResponse & { stream?: { destroyed: boolean } }).stream?.destroyed === true;
 }
 
 /** What one forward keeps across its attempts. */
