@@ -6,7 +6,7 @@ node_modules packages, dist/src files), or to "(no JS frame)" (event loop, kerne
 Both processes must run with `node --perf-basic-prof` and take the same number of requests.
 
   perf record -e cpu-clock -g -p <pid> -o gw.data -- sleep 10     (during a fixed-rate load)
-  perf script -i gw.data > gw.txt                                  (same for the bare proxy)
+  perf script -i gw.data -F comm,tid,ip,sym,dso > gw.txt           (same for the bare proxy)
   python3 bench/perf-by-file.py gw.txt bare.txt <requests in the window>
 """
 import collections
@@ -14,6 +14,7 @@ import re
 import sys
 
 SAMPLE_US = 250  # perf's cpu-clock default: 4,000 samples per CPU-second
+KERNEL_PATHS = ['tcp_sendmsg', 'tcp_recvmsg', 'epoll_wait', 'futex', 'write', 'read', 'page_fault']
 
 
 def by_file(path):
@@ -24,6 +25,16 @@ def by_file(path):
             continue
         frames = [l.split(' ', 1)[1] if ' ' in l else l for l in lines[1:]]
         js = next((f for f in frames if f.startswith('JS:')), None)
+        # Kernel samples by the system call path they are in (on loopback, tcp_sendmsg includes the
+        # receiver's TCP processing: a Redis GET written pays for delivering it into redis-server).
+        if '[kernel.kallsyms]' in lines[1]:
+            path = ' '.join(frames)
+            kind = next((k for k in KERNEL_PATHS if k in path), 'other')
+            counts[f'kernel: {kind}'] += 1
+            continue
+        if any(k in ' '.join(frames) for k in ('Scavenge', 'Heap::', 'MarkCompact')):
+            counts['V8 garbage collector'] += 1
+            continue
         if js is None:
             counts['(no JS frame)'] += 1
             continue
