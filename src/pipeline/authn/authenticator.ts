@@ -60,16 +60,13 @@ export function authenticateStage(authenticators: readonly Authenticator[], opts
     opts.outcomes.outcome(opts.routeName, 'refused', 'unauthenticated');
     throw refusal('unauthenticated', ex, opts, undefined);
   };
-  // From the first authenticator that had to wait: the same walk, awaiting each answer.
-  const rest = async (ex: Exchange, from: number, waiting: Promise<Principal | undefined>): Promise<void> => {
+  // From the first authenticator that had to wait (`at`): the same walk, awaiting each answer.
+  const rest = async (ex: Exchange, at: number, waiting: Promise<Principal | undefined>): Promise<void> => {
     try {
-      let answer: Principal | undefined = await waiting;
-      for (let i = from; ; i++) {
-        const a = authenticators[i] as Authenticator;
-        if (answer) return accept(ex, answer, a);
-        if (i + 1 === authenticators.length) break;
-        answer = await (authenticators[i + 1] as Authenticator).authenticate(ex);
-      }
+      let i = at;
+      let answer = await waiting;
+      while (!answer && ++i < authenticators.length) answer = await (authenticators[i] as Authenticator).authenticate(ex);
+      if (answer) return accept(ex, answer, authenticators[i] as Authenticator);
     } catch (err) {
       refuse(ex, err);
     }
