@@ -8,7 +8,8 @@
 //
 //   node dist/bench/memory.js     MEMORY_REPS=3  MEMORY_SECONDS=4 (per step)
 //   MEMORY_FLAGS="--max-semi-space-size=8": more node flags for both processes
-// Pinned as `npm run bench` is: the process under test on the first core, everything else on the others.
+// Pinned as `npm run bench` is: the process under test on the first core; the origin, redis-server and
+// this process, which drives the load with autocannon, on the others.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
