@@ -32,15 +32,16 @@ interface Result {
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
 
-async function waitFile(file: string): Promise<string> {
+/** The JSON the sampler wrote to `file`, once it is there and whole (it is rewritten in place at each new peak). */
+async function readJson<T>(file: string): Promise<T> {
   for (let i = 0; i < 50; i++) {
     try {
-      return await readFile(file, 'utf8');
+      return JSON.parse(await readFile(file, 'utf8')) as T;
     } catch {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  throw new Error(`${file} never appeared`);
+  throw new Error(`${file} never held whole JSON`);
 }
 
 async function measure(label: string, proc: Proc, url: string, headers: Record<string, string>, file: string): Promise<Result> {
@@ -50,9 +51,9 @@ async function measure(label: string, proc: Proc, url: string, headers: Record<s
       if (r.non2xx > 0 || r.errors > 0) throw new Error(`${label}: ${r.non2xx} non-2xx, ${r.errors} errors`);
     }
     await new Promise((r) => setTimeout(r, 200));
-    const peak = JSON.parse(await readFile(file, 'utf8')) as MemorySample;
+    const peak = await readJson<MemorySample>(file);
     process.kill(proc.pid, 'SIGUSR2');
-    const after = JSON.parse(await waitFile(`${file}.after`)) as Result['after'];
+    const after = await readJson<Result['after']>(`${file}.after`);
     return { label, peak, after };
   } finally {
     await proc.stop();
