@@ -17,10 +17,6 @@ function rssParts(): { anon: number; file: number } {
   return { anon: Math.round(kb('RssAnon') / 1024), file: Math.round(kb('RssFile') / 1024) };
 }
 
-function space(name: string): v8.HeapSpaceInfo | undefined {
-  return v8.getHeapSpaceStatistics().find((s) => s.space_name === name);
-}
-
 export interface MemorySample {
   readonly rss: number;
   readonly anon: number;
@@ -36,12 +32,13 @@ export interface MemorySample {
 
 function sample(): MemorySample {
   const u = process.memoryUsage();
-  const old = space('old_space');
+  const spaces = v8.getHeapSpaceStatistics();
+  const old = spaces.find((s) => s.space_name === 'old_space');
   return {
     rss: mb(u.rss),
     ...rssParts(),
     heapTotal: mb(u.heapTotal),
-    young: mb(space('new_space')?.space_size ?? 0),
+    young: mb(spaces.find((s) => s.space_name === 'new_space')?.space_size ?? 0),
     old: mb(old?.space_size ?? 0),
     oldUsed: mb(old?.space_used_size ?? 0),
     external: mb(u.external),
